@@ -1,0 +1,33 @@
+# Everything installs into ./.venv from pinned requirements; every target is safe to re-run.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DATA   ?= ../shared/datasets
+
+.PHONY: demo test models bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "python3-venv is missing; installing it (Debian)"; \
+	  apt-get update -qq && apt-get install -y -qq python3-venv; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/threatml demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+# Rebuild the shipped default models from the shared data sets.
+models: $(STAMP)
+	$(PY) -m threatml.shipped.build --data $(DATA)
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache threatml.egg-info

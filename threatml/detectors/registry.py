@@ -1,0 +1,41 @@
+"""The detector set that ``threatml scan`` runs, built from plain options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from threatml.detectors.base import Detector
+
+
+def network_detectors(
+    model: str | Path | None = None,
+    baseline: str | Path | None = None,
+    use_model: bool = True,
+    internal_networks: tuple[str, ...] = (),
+) -> list[Detector]:
+    """Behavioural detectors, the IDS-alert folder, the shipped flow model and,
+    when given, a per-network unsupervised baseline."""
+    from threatml.detectors.network.beacon import BeaconDetector
+    from threatml.detectors.network.bruteforce import BruteForceDetector
+    from threatml.detectors.network.dos import DoSDetector
+    from threatml.detectors.network.exfil import ExfiltrationDetector
+    from threatml.detectors.network.portscan import PortScanDetector
+    from threatml.detectors.network.signature_alerts import SignatureAlertDetector
+
+    dets: list[Detector] = [
+        PortScanDetector(),
+        DoSDetector(),
+        BruteForceDetector(),
+        BeaconDetector(),
+        ExfiltrationDetector(internal_networks=tuple(internal_networks)) if internal_networks else ExfiltrationDetector(),
+        SignatureAlertDetector(),
+    ]
+    if use_model:
+        from threatml.detectors.network.flow_model import FlowModelDetector
+
+        dets.append(FlowModelDetector(model))
+    if baseline is not None:
+        from threatml.detectors.network.flow_model import FlowBaselineDetector
+
+        dets.append(FlowBaselineDetector(baseline))
+    return dets
