@@ -8,6 +8,7 @@ user's input (``ThreatMLError``) print one clear line and exit 2.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -323,7 +324,7 @@ def hunt(
 
     if not store.exists():
         raise ThreatMLError(f"{store}: no store here yet (run `threatml scan` first or pass --store)")
-    st = Store(store)
+    st = Store(store, read_only=True)
     cols, rows = st.query(sql)
     st.close()
     if as_json:
@@ -353,6 +354,11 @@ def main() -> None:
     except KeyboardInterrupt:
         console.print("interrupted")
         sys.exit(130)
+    except Exception as exc:  # a bug of ours, not the user's input: one line unless asked
+        if os.environ.get("THREATML_DEBUG"):
+            raise
+        console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (set THREATML_DEBUG=1 for the traceback)", highlight=False)
+        sys.exit(70)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ class ReadReport:
     records: Counter = field(default_factory=Counter)  # path -> records read
     skipped: Counter = field(default_factory=Counter)  # (path, reason) -> count
     examples: dict = field(default_factory=dict)  # (path, reason) -> first location
+    notes: Counter = field(default_factory=Counter)  # (path, reason) -> records kept but flawed
     errors: list = field(default_factory=list)  # (path, message) for whole files
     formats: dict = field(default_factory=dict)  # path -> detected format
 
@@ -47,6 +48,13 @@ class ReadReport:
         if where is not None:
             self.examples.setdefault(key, where)
 
+    def note(self, path: str, reason: str, where: str | None = None, n: int = 1) -> None:
+        """Count records that were kept but lost a value (e.g. an unparseable timestamp)."""
+        key = (str(path), reason)
+        self.notes[key] += n
+        if where is not None:
+            self.examples.setdefault(key, where)
+
     def error(self, path: str, message: str) -> None:
         self.errors.append((str(path), message))
 
@@ -56,6 +64,7 @@ class ReadReport:
     def merge(self, other: "ReadReport") -> None:
         self.records.update(other.records)
         self.skipped.update(other.skipped)
+        self.notes.update(other.notes)
         for k, v in other.examples.items():
             self.examples.setdefault(k, v)
         self.errors.extend(other.errors)
@@ -68,6 +77,10 @@ class ReadReport:
             "skipped": [
                 {"file": p, "reason": r, "count": c, "first_at": self.examples.get((p, r))}
                 for (p, r), c in self.skipped.items()
+            ],
+            "notes": [
+                {"file": p, "reason": r, "count": c, "first_at": self.examples.get((p, r))}
+                for (p, r), c in self.notes.items()
             ],
             "errors": [{"file": p, "error": m} for p, m in self.errors],
             "formats": dict(self.formats),

@@ -105,26 +105,24 @@ def field_names(kind: str) -> list[str]:
 
 
 def conform(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Return ``frame`` with exactly the schema's columns first, right dtypes.
+    """Return ``frame`` with every schema column present and of the schema's type.
 
-    Missing schema columns are added (NaN or ""); extra columns are kept after
-    the schema columns so that benchmark readers can carry native features.
+    Missing schema columns are added (NaN or ""); columns already of the right
+    type are not copied; extra columns are kept so that benchmark readers can
+    carry native features. Column order is not part of the contract.
     """
-    n = len(frame)
-    out: dict[str, object] = {}
+    out = frame.copy(deep=False)
+    if not isinstance(out.index, pd.RangeIndex) or out.index.start != 0 or out.index.step != 1:
+        out = out.reset_index(drop=True)
+    n = len(out)
     for f in SCHEMAS[kind]:
-        if f.name in frame.columns:
-            col = frame[f.name]
-            if f.dtype == "float":
-                col = pd.to_numeric(col, errors="coerce").astype("float64")
-            else:
-                col = col.fillna("").astype("str")
-        else:
-            col = np.full(n, np.nan) if f.dtype == "float" else np.full(n, "", dtype=object)
-            col = pd.Series(col, index=frame.index, dtype="float64" if f.dtype == "float" else "str")
-        out[f.name] = col
-    known = set(out)
-    for c in frame.columns:
-        if c not in known:
-            out[c] = frame[c]
-    return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
+        if f.name not in out.columns:
+            out[f.name] = np.full(n, np.nan) if f.dtype == "float" else pd.Series([""] * n, dtype="str")
+            continue
+        col = out[f.name]
+        if f.dtype == "float":
+            if col.dtype != np.float64:
+                out[f.name] = pd.to_numeric(col, errors="coerce").astype("float64")
+        elif not (pd.api.types.is_string_dtype(col.dtype) and not col.hasnans):
+            out[f.name] = col.fillna("").astype("str")
+    return out

@@ -1,0 +1,38 @@
+"""Score a scan of the demo network against its injected attacks.
+
+An injected attack counts as found when an incident is about one of its
+addresses (the attacker, or the victim for a flood) and overlaps its time span.
+The remaining incidents are what an analyst would see besides the attacks.
+"""
+
+from __future__ import annotations
+
+from threatml.demo.network import DemoScenario, InjectedAttack
+from threatml.findings.incidents import Incident
+
+
+def _addresses(a: InjectedAttack) -> set[str]:
+    addrs = {a.attacker, *a.attackers}
+    if a.kind == "ddos":  # the flood is reported against its victim
+        addrs |= {a.victim, *a.victims}
+    return {x for x in addrs if x}
+
+
+def match_ground_truth(scenario: DemoScenario, incidents: list[Incident]) -> list[tuple[InjectedAttack, Incident | None]]:
+    """Each injected attack with the best-ranked incident that covers it (or None).
+
+    Incidents are ranked already; the first match is the one an analyst reaches first.
+    """
+    out = []
+    for attack in scenario.attacks:
+        addrs = _addresses(attack)
+        hit = next(
+            (
+                inc
+                for inc in incidents
+                if inc.entity in addrs and inc.start <= attack.end + 60 and inc.end >= attack.start - 60
+            ),
+            None,
+        )
+        out.append((attack, hit))
+    return out
