@@ -31,14 +31,14 @@ def main() -> None:
     args = ap.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="threatml-bench-"))
-    hours, hosts = 24.0, 200
+    hours, hosts = 14.0, 40  # the generator allows hosts x hours <= 1000
     t0 = time.perf_counter()
-    while True:  # a full simulated day; add hosts until the conn.log is large enough
+    while True:  # lengthen the simulated day until the conn.log is large enough
         scen = generate(work / "logs", hours=hours, hosts=hosts, seed=11)
         got = scen.counts.get("conn", 0)
-        if got >= args.flows:
+        if got >= args.flows or hours >= 24.0:
             break
-        hosts = int(hosts * max(1.2, args.flows / max(got, 1) * 1.05))
+        hours = min(24.0, hours * max(1.1, args.flows / max(got, 1) * 1.05))
     gen_s = time.perf_counter() - t0
     conn = scen.conn_log
     n = scen.counts["conn"]
