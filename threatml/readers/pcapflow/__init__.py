@@ -1,0 +1,1 @@
+"""Helpers of the pcap reader: record walking, vectorised decoding, flow aggregation, nfstream."""
