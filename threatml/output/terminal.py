@@ -53,28 +53,32 @@ def print_incidents(console: Console, incidents: list[Incident], findings_by_id:
         return
     shown = incidents[: max(limit, 0)]
     title = f"Incidents (top {len(shown)} of {len(incidents)})" if len(shown) < len(incidents) else "Incidents"
+    # Narrow terminals keep the columns an analyst ranks by; detectors and
+    # techniques are repeated in the explanations below the table anyway.
+    wide = console.width >= 120
     table = Table(title=title, title_justify="left", header_style="bold", expand=False)
     table.add_column("#", justify="right")
     table.add_column("severity", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)
     table.add_column("entity", no_wrap=True)
-    table.add_column("incident", overflow="fold", ratio=3)
-    table.add_column("detectors", overflow="fold")
-    table.add_column("ATT&CK", overflow="fold")
-    table.add_column("time (UTC)", no_wrap=True)
+    table.add_column("incident", overflow="fold", ratio=3, min_width=24)
+    if wide:
+        table.add_column("detectors", overflow="fold")
+        table.add_column("ATT&CK", overflow="fold")
+    table.add_column("time (UTC)", no_wrap=wide, overflow="fold")
     table.add_column("findings", justify="right")
     for rank, inc in enumerate(shown, 1):
-        table.add_row(
+        cells = [
             str(rank),
             Text(inc.severity, style=SEVERITY_STYLE.get(inc.severity, "")),
             f"{inc.score:.2f}",
             Text(inc.entity),
             Text(inc.title),
-            Text(", ".join(_short(d) for d in inc.detectors)),
-            Text(", ".join(inc.attack)),
-            time_span(inc.start, inc.end),
-            str(len(inc.finding_ids)),
-        )
+        ]
+        if wide:
+            cells += [Text(", ".join(_short(d) for d in inc.detectors)), Text(", ".join(inc.attack))]
+        cells += [time_span(inc.start, inc.end), str(len(inc.finding_ids))]
+        table.add_row(*cells)
     console.print(table)
     for rank, inc in enumerate(shown[:EXPLAIN_TOP], 1):
         head = Text(f"#{rank} ", style="bold")

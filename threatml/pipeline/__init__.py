@@ -1,0 +1,1 @@
+"""Pipelines: ``scan`` (files -> findings), ``train`` / ``evaluate`` (labeled data -> models, metrics)."""
