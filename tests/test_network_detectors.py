@@ -369,3 +369,76 @@ def test_real_attack_captures(rel, detector, entity):
                     reason="CIC-IDS2017 benign sample not present in /work/shared")
 def test_real_benign_sample_is_quiet():
     assert _scan_real(DATA / "network/cicids2017-improved/BENIGN_first2500.csv.gz") == []
+
+
+# -- false-positive controls: prevalence, internal destinations, SMTP ------------------------------
+def _heartbeats(hosts, dst: str, period: float, jitter: float, hours: float, port: float = 443.0, seed: int = 11,
+                tag: str = "hb") -> pd.DataFrame:
+    """Each host calls ``dst`` every ``period`` s (± ``jitter`` share), like telemetry or an implant."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k, h in enumerate(hosts):
+        n = int(hours * 3600 / period)
+        ts = T0 + rng.uniform(0, period) + np.cumsum(rng.uniform(1 - jitter, 1 + jitter, n) * period)
+        parts.append(_flows(ts, h, dst, port, app="ssl", dur=rng.uniform(0.2, 0.6, n), sb=rng.normal(3200, 60, n),
+                            db=rng.normal(5200, 80, n), tag=f"{tag}{k}_", rng=rng))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _beacons(frame: pd.DataFrame, batches: int = 12, **kw) -> list[str]:
+    """Titles of the beacon findings when ``frame`` is streamed in ``batches`` batches."""
+    return sorted(f.title for f in run(frame, dets=[BeaconDetector(**kw)], batches=batches)["network.beacon"])
+
+
+def test_prevalent_destination_is_common_software_but_shared_c2_is_not():
+    telemetry = _heartbeats(HOSTS[:30], "13.107.7.131", 900.0, 0.2, hours=6.0)
+    c2 = _heartbeats(HOSTS[30:32], "198.51.100.23", 60.0, 0.1, hours=3.0, seed=12, tag="c2")
+    both = pd.concat([telemetry, c2], ignore_index=True)
+    assert _beacons(both) == [f"Beaconing from {h} to 198.51.100.23:443" for h in sorted(HOSTS[30:32])]
+    # without the prevalence rule every workstation's heartbeat would be a finding (the test can fail)
+    assert len(_beacons(both, max_prevalence=None)) == 32
+    # three infected hosts in a five-host office stay reported: a destination needs four sources to be "common"
+    small = pd.concat([_heartbeats(HOSTS[:3], "198.51.100.23", 60.0, 0.1, hours=3.0, seed=13),
+                       _heartbeats(HOSTS[3:5], "13.107.7.131", 900.0, 0.2, hours=6.0, seed=14, tag="t")])
+    found = _beacons(small)
+    assert sum("198.51.100.23" in t for t in found) == 3
+    assert len(_beacons(small, prevalence_min_sources=3)) == 2  # the threshold is a real knob
+
+
+def test_prevalence_shows_in_the_finding():
+    c2 = _heartbeats(HOSTS[:2], "198.51.100.23", 60.0, 0.1, hours=2.0, seed=15)
+    noise = _heartbeats(HOSTS[2:20], "13.107.7.131", 900.0, 0.2, hours=2.0, seed=16, tag="t")
+    (f, g) = run(pd.concat([c2, noise]), dets=[BeaconDetector()], batches=6)["network.beacon"]
+    assert f.attributes["destination_sources"] == 2 and 0 < f.attributes["destination_prevalence"] < 0.2
+    assert any(line.startswith("1 other host also called 198.51.100.23:443 (") for line in f.explanation)
+
+
+def test_internal_destinations_are_ignored_by_default():
+    rng = np.random.default_rng(21)
+    servers = ["10.1.0.10", "10.1.0.20", "10.1.0.22"]
+    parts = [_flows(T0 + np.arange(0, 3 * 3600, 60.0) + rng.uniform(0, 2, 180), "10.1.0.40", s, 0.0, proto="icmp",
+                    dur=0.001, sb=64.0, db=64.0, state="OTH", tag=f"m{i}_", rng=rng) for i, s in enumerate(servers)]
+    monitoring = pd.concat(parts, ignore_index=True)
+    assert _beacons(monitoring) == []
+    assert _beacons(monitoring, internal_destinations=True) == [f"Beaconing from 10.1.0.40 to {s}:0" for s in servers]
+    # an organisation's own public range counts as internal too
+    c2 = beacon()
+    assert len(_beacons(c2)) == 1 and _beacons(c2, internal_networks=("198.51.100.0/24",)) == []
+
+
+def _inbound_mail(port: float) -> pd.DataFrame:
+    """Mail servers on the internet delivering to the company's MX: short sessions, near-identical replies."""
+    rng = np.random.default_rng(31)
+    n = 400
+    senders = np.array([f"198.18.{i // 200}.{i % 200 + 1}" for i in range(60)])
+    src = np.concatenate([senders[rng.integers(0, 60, n)], np.full(80, "198.18.9.9")])  # plus one busy bulk sender
+    ts = T0 + np.sort(rng.uniform(0, 900, n + 80))
+    return _flows(ts, src, "10.1.0.25", port, app="smtp" if port == 25 else "", dur=rng.uniform(0.5, 3, n + 80),
+                  sb=rng.lognormal(9, 1, n + 80), db=rng.normal(450, 10, n + 80), tag="mx", rng=rng)
+
+
+def test_inbound_smtp_is_not_brute_force():
+    assert run(_inbound_mail(25.0), dets=[BruteForceDetector()])["network.bruteforce"] == []
+    # the same shape on the submission port (SMTP AUTH) is password guessing
+    found = run(_inbound_mail(587.0), dets=[BruteForceDetector()])["network.bruteforce"]
+    assert found and all("SMTP submission brute force" in f.title for f in found)

@@ -25,6 +25,29 @@ periodic services are ignored by ``(transport, port)`` in ``ignore_services``
 (NTP, DNS, mDNS, NetBIOS, SSDP, DHCP, LLMNR by default) and by address in
 ``ignore_destinations`` (e.g. the resolver); broadcast and multicast too.
 
+**Only external destinations** are judged by default: C2 servers sit on the
+internet, while internal servers are polled on a clock all day long by
+monitoring, backup and management agents. A destination is internal when
+:class:`AddressClassifier` says so (RFC 1918, shared space, loopback,
+link-local, IPv6 ULA, plus ``internal_networks``); ``internal_destinations=True``
+judges every pair (labs, or C2 relayed through an internal pivot).
+
+**Prevalence** (as RITA and Slips do it): a destination that many internal
+hosts call is common software (telemetry, update checks, push services), not
+C2. The ring-buffer table already holds every recently active pair, so for a
+destination ``(ip, port, transport)`` its *sources* are the tracked pairs that
+lead to it and its *prevalence* is ``sources / distinct active internal
+sources`` (both over the pairs still tracked, i.e. active within
+``idle_timeout``, bounded by ``max_pairs``; a capture with public addresses
+only counts all its sources). Prevalence is often known only after a pair
+looks periodic, so each time a pair is judged periodic the incident keeps the
+highest prevalence seen so far; the finding is only emitted when the incident
+closes (quiet for three periods) or at flush, and is suppressed when ``prevalence >= max_prevalence`` **and** ``sources >=
+prevalence_min_sources``. The source minimum (4 by default) keeps a C2 server
+reached by two or three infected hosts reportable even in a small network;
+below the threshold, sharing the destination with other hosts is stated in
+the explanation (several infected hosts is worse, not better).
+
 Needs ``@timestamp``, ``source.ip``, ``destination.ip``; uses
 ``destination.port`` and ``source.bytes`` when present. ATT&CK T1071 (+ .001
 for web ports/protocols) and T1573 for TLS.
@@ -46,7 +69,16 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from threatml.detectors.network.window import Incident, WindowedDetector, as_key, combine, human_bytes, human_span
+from threatml.detectors.network.window import (
+    AddressClassifier,
+    Incident,
+    WindowedDetector,
+    as_key,
+    combine,
+    human_bytes,
+    human_span,
+)
+from threatml.events import EventBatch
 from threatml.findings import Finding
 
 DEFAULT_IGNORE = (
@@ -77,11 +109,16 @@ class BeaconDetector(WindowedDetector):
         (default ``3 * max_interval``).
     ignore_services: ``(transport, port)`` never scored.
     ignore_destinations: addresses never scored (resolvers, update servers, ...).
+    internal_destinations: also judge pairs whose destination is internal (default: external only).
+    internal_networks: extra CIDRs counted as internal.
+    max_prevalence: share of active sources calling the same destination at which a beacon
+        counts as common software and is not reported (``None`` turns the rule off).
+    prevalence_min_sources: distinct sources a destination needs before prevalence can suppress it.
     gap: quiet seconds that close an incident (at least three periods).
     """
 
     name = "network.beacon"
-    version = "1"
+    version = "2"
 
     def __init__(
         self,
@@ -98,6 +135,10 @@ class BeaconDetector(WindowedDetector):
         idle_timeout: float | None = None,
         ignore_services: tuple[tuple[str, int], ...] = DEFAULT_IGNORE,
         ignore_destinations: tuple[str, ...] = (),
+        internal_destinations: bool = False,
+        internal_networks: tuple[str, ...] = (),
+        max_prevalence: float | None = 0.2,
+        prevalence_min_sources: int = 4,
         gap: float | None = None,
         max_open: int = 50_000,
     ):
@@ -114,6 +155,10 @@ class BeaconDetector(WindowedDetector):
         self.idle_timeout = float(idle_timeout) if idle_timeout is not None else 3.0 * self.max_interval
         self.ignore_services = frozenset((t.lower(), float(p)) for t, p in ignore_services)
         self.ignore_destinations = frozenset(ignore_destinations)
+        self.internal_destinations = bool(internal_destinations)
+        self.nets = AddressClassifier(extra=internal_networks)
+        self.max_prevalence = float(max_prevalence) if max_prevalence is not None else np.inf
+        self.prevalence_min_sources = max(1, int(prevalence_min_sources))
         svc = sorted(self.ignore_services)
         self._ignore_keys = combine(as_key(pd.Series([t for t, _ in svc], dtype="str")), np.array([p for _, p in svc], dtype="float64"))
         self._alloc(min(4096, self.max_pairs))
@@ -131,6 +176,10 @@ class BeaconDetector(WindowedDetector):
         self.head = np.zeros(cap, dtype="int64")
         self.total = np.zeros(cap, dtype="int64")
         self.last = np.full(cap, -np.inf)
+        #: per row: source key and destination key (ip, port, transport), for prevalence
+        self.skey = np.zeros(cap, dtype="int64")
+        self.dkey = np.zeros(cap, dtype="int64")
+        self.sint = np.zeros(cap, dtype=bool)  # source is internal
         #: per row: source, destination, port, transport, app protocol
         self.meta = {c: np.full(cap, None, dtype=object) for c in _META}
 
@@ -145,6 +194,9 @@ class BeaconDetector(WindowedDetector):
         self.head = np.concatenate([self.head, np.zeros(extra, dtype="int64")])
         self.total = np.concatenate([self.total, np.zeros(extra, dtype="int64")])
         self.last = np.concatenate([self.last, np.full(extra, -np.inf)])
+        self.skey = np.concatenate([self.skey, np.zeros(extra, dtype="int64")])
+        self.dkey = np.concatenate([self.dkey, np.zeros(extra, dtype="int64")])
+        self.sint = np.concatenate([self.sint, np.zeros(extra, dtype=bool)])
         for c in _META:
             self.meta[c] = np.concatenate([self.meta[c], np.full(extra, None, dtype=object)])
 
@@ -189,6 +241,10 @@ class BeaconDetector(WindowedDetector):
         self.used[slots] = True
         self.rowkey[slots] = uniq[new]
         self.rowmap.update(zip(uniq[new].tolist(), slots.tolist()))
+        self.skey[slots] = np.asarray(meta["skey"], dtype="int64")[new]
+        self.dkey[slots] = np.asarray(meta["dkey"], dtype="int64")[new]
+        self.sint[slots] = self.nets.internal(pd.Series(meta["src"][new], dtype=object),
+                                               np.asarray(meta["skey"], dtype="int64")[new].view("uint64"))
         for c in _META:
             self.meta[c][slots] = np.asarray(meta[c], dtype=object)[new]
         return rows
@@ -200,7 +256,7 @@ class BeaconDetector(WindowedDetector):
 
     # -- batches --------------------------------------------------------------
     def _select(self, fv: pd.DataFrame) -> np.ndarray:
-        """Indices of the flows worth timing (not ignored services, resolvers, broadcast or multicast)."""
+        """Indices of the flows worth timing (external unless asked, not ignored services, resolvers, broadcast or multicast)."""
         keep = fv["pair_ok"].to_numpy().copy()
         # broadcast and multicast are announcements, not check-ins (tested once per distinct address)
         codes, _ = pd.factorize(fv["dst_h"].to_numpy())
@@ -208,6 +264,8 @@ class BeaconDetector(WindowedDetector):
             _, first = np.unique(codes, return_index=True)
             u = pd.Series(fv["dst"].to_numpy()[first], dtype="str")
             noise = (u.str.endswith(".255") | u.str.match(r"^(22[4-9]|23\d)\.") | u.str.startswith("ff")).to_numpy(dtype=bool)
+            if not self.internal_destinations:  # classified once per distinct address (and cached)
+                noise = noise | self.nets.internal(u, fv["dst_h"].to_numpy()[first])
             keep &= ~noise[codes]
         if self.ignore_destinations:
             keep &= ~fv["dst"].isin(self.ignore_destinations).to_numpy()
@@ -221,12 +279,14 @@ class BeaconDetector(WindowedDetector):
             return
         col = {c: fv[c].to_numpy()[idx] for c in ("src_h", "dst_h", "proto_h", "ts", "sb", "id", "src", "dst", "proto")}
         port = np.nan_to_num(fv["dport"].to_numpy()[idx], nan=-1.0)
-        key = combine(col["src_h"], col["dst_h"], port, col["proto_h"])
+        dkey = combine(col["dst_h"], port, col["proto_h"])
+        key = combine(col["src_h"], dkey)
         codes, uniq = pd.factorize(key)
         top = np.maximum.accumulate(codes)  # factorize numbers pairs in order of first appearance
         first = np.flatnonzero(np.concatenate([[True], top[1:] > top[:-1]]))
         meta = {"src": col["src"][first], "dst": col["dst"][first], "port": port[first], "proto": col["proto"][first],
-                "app": fv["app"].to_numpy(dtype=object)[idx[first]]}
+                "app": fv["app"].to_numpy(dtype=object)[idx[first]],
+                "skey": col["src_h"][first].view("int64"), "dkey": dkey[first]}
         rows = self._rows_for(np.asarray(uniq, dtype="int64"), meta)[codes]
         ts, sb, ids = col["ts"], col["sb"], col["id"]
         if (rows < 0).any():  # no room for some new pairs (max_pairs reached)
@@ -284,7 +344,11 @@ class BeaconDetector(WindowedDetector):
         # capped at 0.85 ("high"): a clock-like pair is worth a look, but plenty of software phones home
         score = 0.85 * (0.5 * within + 0.2 * (1 - np.minimum(1.0, jitter / self.tolerance)) + 0.15 * size + 0.15 * nfac)
         hit = (score >= self.min_score) & (within >= self.min_within) & (med >= self.min_interval) & (med <= self.max_interval)
-        for i in np.flatnonzero(hit):
+        hits = np.flatnonzero(hit)
+        if not len(hits):
+            return
+        nsrc, active = self._prevalence(self.dkey[cand[hits]])
+        for j, i in enumerate(hits):
             row = cand[i]
             src, dst, port, proto, app = (self.meta[c][row] for c in _META)
             tsrow = self.ts[row]
@@ -295,14 +359,52 @@ class BeaconDetector(WindowedDetector):
                 int(self.rowkey[row]), float(np.nanmin(tsrow)), float(np.nanmax(tsrow)),
                 counts={0: int(self.total[row])},
                 ids=ids,
-                peaks={"score": float(score[i]), "connections": float(self.total[row])},
+                peaks={"score": float(score[i]), "connections": float(self.total[row]),
+                       "dest_sources": float(nsrc[j]), "prevalence": min(1.0, float(nsrc[j]) / active)},
                 latest={"src": src, "dst": dst, "port": port, "proto": proto, "app": app, "median": float(med[i]),
+                        "dkey": int(self.dkey[row]),
                         "mad": float(mad[i]), "within": float(within[i]), "size": float(size[i]),
                         "bytes": float(bmed[i]), "intervals": int(m[i])},
                 source=source, gap=3.0 * float(med[i]),
             )
 
-    def _finding(self, inc: Incident) -> Finding:
+    # -- prevalence -----------------------------------------------------------
+    def _prevalence(self, dkeys: np.ndarray) -> tuple[np.ndarray, int]:
+        """(distinct tracked sources per destination key, distinct active internal sources).
+
+        Each row is one (source, destination) pair, so counting rows per destination counts its sources.
+        The population is the internal sources (internet clients of a public server say nothing about
+        what the own hosts run); a capture with public addresses only counts all of them.
+        """
+        used = np.flatnonzero(self.used)
+        per = self.dkey[used]
+        mask = np.isin(per, dkeys)
+        ukeys, counts = np.unique(per[mask], return_counts=True)
+        nsrc = np.zeros(len(dkeys), dtype="int64")  # 0: the pair was already forgotten
+        if len(ukeys):
+            pos = np.minimum(np.searchsorted(ukeys, dkeys), len(ukeys) - 1)
+            found = ukeys[pos] == dkeys
+            nsrc[found] = counts[pos[found]]
+        inside = used[self.sint[used]]
+        return nsrc, max(1, len(pd.unique(self.skey[inside if len(inside) else used])))
+
+    def _common(self, inc: Incident) -> tuple[int, float]:
+        """(sources, prevalence) of the incident's destination: the highest seen while it beaconed or now."""
+        nsrc, active = self._prevalence(np.array([inc.latest["dkey"]], dtype="int64"))
+        return (int(max(nsrc[0], inc.peaks.get("dest_sources", 1))),
+                float(max(min(1.0, nsrc[0] / active), inc.peaks.get("prevalence", 0.0))))
+
+    def process(self, batch: EventBatch) -> list[Finding]:
+        return [f for f in super().process(batch) if f is not None]
+
+    def flush(self) -> list[Finding]:
+        return [f for f in super().flush() if f is not None]
+
+    def _finding(self, inc: Incident) -> Finding | None:
+        """One finding per incident, or None when prevalence says the destination is common software."""
+        nsrc, prev = self._common(inc)
+        if nsrc >= self.prevalence_min_sources and prev >= self.max_prevalence:
+            return None  # called by many of the active hosts: common software
         lt = inc.latest
         src, dst, port, proto, app = lt["src"], lt["dst"], lt["port"], lt["proto"], str(lt["app"]).lower()
         where = f"{dst}:{int(port)}" if port >= 0 else dst
@@ -312,6 +414,10 @@ class BeaconDetector(WindowedDetector):
             f"about every {human_span(med)} (jitter {mad:,.1f} s median deviation).",
             f"{lt['within']:.0%} of the intervals were within ±{self.tolerance:.0%} of the median.",
         ]
+        if nsrc > 1:
+            why = ": too few to be common software" if np.isfinite(self.max_prevalence) else ""
+            expl.append(f"{nsrc - 1} other host{'s' if nsrc > 2 else ''} also called {where} "
+                        f"({prev:.0%} of the active hosts){why}.")
         if not np.isnan(lt["bytes"]):
             expl.append(f"Sent sizes were {'regular' if lt['size'] >= 0.6 else 'varied'} "
                         f"(median {human_bytes(lt['bytes'])}, {lt['size']:.0%} within tolerance).")
@@ -326,5 +432,6 @@ class BeaconDetector(WindowedDetector):
             related={"destinations": [dst], "ports": [str(int(port))] if port >= 0 else []},
             attributes={"median_interval_s": round(med, 3), "interval_mad_s": round(mad, 3),
                         "on_time_share": round(lt["within"], 4), "size_regularity": round(lt["size"], 4),
-                        "connections": inc.count, "transport": proto},
+                        "connections": inc.count, "transport": proto, "destination_sources": nsrc,
+                        "destination_prevalence": round(prev, 4)},
         )

@@ -1,7 +1,8 @@
 """Password guessing against login services, seen in flows alone.
 
 A guessing tool opens many short connections from one source to one login
-service (SSH, RDP, FTP, Telnet, SMB, databases, VNC, LDAP, mail auth), and
+service (SSH, RDP, FTP, Telnet, SMB, databases, VNC, LDAP, mail auth on
+587/465, not mail delivery on 25), and
 every failed attempt looks the same: a short session with a small, nearly
 constant number of bytes coming back. Per (source, target, service port) and
 sliding window (current plus previous ``window``) the detector counts the
@@ -66,9 +67,11 @@ from threatml.detectors.network.window import (
 )
 from threatml.findings import Finding
 
-#: destination port -> service name for login services
+#: destination port -> service name for login services. Only ports whose connections are logins: SMTP
+#: relay (25) is left out on purpose, since inbound mail is many short, same-sized sessions from many
+#: servers and SMTP AUTH lives on submission (587, 465); DNS, web (53, 80, 443) never belong here.
 LOGIN_SERVICES: dict[int, str] = {
-    21: "FTP", 22: "SSH", 23: "Telnet", 25: "SMTP", 110: "POP3", 139: "SMB", 143: "IMAP", 389: "LDAP",
+    21: "FTP", 22: "SSH", 23: "Telnet", 110: "POP3", 139: "SMB", 143: "IMAP", 389: "LDAP",
     445: "SMB", 465: "SMTPS", 587: "SMTP submission", 636: "LDAPS", 993: "IMAPS", 995: "POP3S",
     1433: "MSSQL", 1521: "Oracle", 3306: "MySQL", 3389: "RDP", 5432: "PostgreSQL", 5900: "VNC",
     5985: "WinRM", 5986: "WinRM", 902: "VMware auth",
@@ -133,7 +136,7 @@ class BruteForceDetector(WindowedDetector):
     """
 
     name = "network.bruteforce"
-    version = "1"
+    version = "2"
 
     def __init__(
         self,
