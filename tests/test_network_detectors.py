@@ -17,6 +17,7 @@ from threatml.detectors.network.window import IncidentBook, WindowTable, flow_vi
 from threatml.errors import ReadReport
 from threatml.events import EventBatch
 from threatml.findings import MAX_EVIDENCE
+from shared_data import DATASETS
 
 T0 = 1_700_000_000.0
 HOSTS = [f"10.1.0.{i}" for i in range(100, 140)]
@@ -322,7 +323,7 @@ def test_building_blocks():
     assert fv["failed"].tolist() == [1.0, 1.0, 0.0] and fv["half_open"].tolist() == [1.0, 0.0, 0.0]
 
 
-DATA = Path("/work/shared/datasets")
+DATA = DATASETS
 ZEEK_SCAN = DATA / "zeek/002-zeek-scenario-port-scanning/conn.log"
 
 
@@ -341,7 +342,7 @@ def _scan_real(path: Path, batch_size: int = 1000) -> list:
     return out
 
 
-@pytest.mark.skipif(not ZEEK_SCAN.exists(), reason="Stratosphere Zeek port-scan capture not present in /work/shared")
+@pytest.mark.skipif(not ZEEK_SCAN.exists(), reason="Stratosphere Zeek port-scan capture not present in the shared data sets")
 def test_real_zeek_port_scan_capture():
     out = _scan_real(ZEEK_SCAN)
     assert [(f.detector, f.entity) for f in out] == [("network.portscan", "172.16.1.11")]
@@ -360,13 +361,13 @@ REAL_CASES = [
 def test_real_attack_captures(rel, detector, entity):
     path = DATA / rel
     if not path.exists():
-        pytest.skip(f"{path} not present in /work/shared")
+        pytest.skip(f"{path} not present in the shared data sets")
     found = [(f.detector, f.entity) for f in _scan_real(path, batch_size=2000)]
     assert found.count((detector, entity)) == 1, found
 
 
 @pytest.mark.skipif(not (DATA / "network/cicids2017-improved/BENIGN_first2500.csv.gz").exists(),
-                    reason="CIC-IDS2017 benign sample not present in /work/shared")
+                    reason="CIC-IDS2017 benign sample not present in the shared data sets")
 def test_real_benign_sample_is_quiet():
     assert _scan_real(DATA / "network/cicids2017-improved/BENIGN_first2500.csv.gz") == []
 

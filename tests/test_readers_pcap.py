@@ -17,8 +17,9 @@ from threatml.errors import InputError, ReadReport  # noqa: E402
 from threatml.readers import detect  # noqa: E402
 from threatml.readers.pcap import PcapReader  # noqa: E402
 from threatml.readers.pcapflow.nfstream_engine import nfstream_available  # noqa: E402
+from shared_data import DATASETS
 
-REAL = Path("/work/shared/datasets/pcap")
+REAL = DATASETS / "pcap"
 T0 = 1_700_000_000.0
 C, S = "10.0.0.1", "10.0.0.2"
 

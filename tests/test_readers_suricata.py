@@ -13,9 +13,10 @@ import pytest
 from threatml.errors import InputError, ReadReport
 from threatml.readers import suricata as suricata_mod
 from threatml.readers.suricata import SuricataReader, zeek_conn_state
+from shared_data import DATASETS
 
-SAMPLE = Path("/work/shared/datasets/suricata/test6-malicious.suricata.json")
-ZEEK_JSON = Path("/work/shared/datasets/zeek/002-zeek-scenario-port-scanning/conn.log")
+SAMPLE = DATASETS / "suricata/test6-malicious.suricata.json"
+ZEEK_JSON = DATASETS / "zeek/002-zeek-scenario-port-scanning/conn.log"
 
 BASE = {"src_ip": "10.0.0.1", "src_port": 40000, "dest_ip": "93.184.216.34", "dest_port": 443, "proto": "TCP"}
 

@@ -20,9 +20,10 @@ from threatml.readers.kdd import ATTACK_CATEGORY, KDDReader
 from threatml.readers.nfdump import NfdumpReader
 from threatml.readers.tabular import argus_state
 from threatml.readers.unsw import ORIGINAL_COLUMNS, UNSWReader
+from shared_data import DATASETS
 
 MINE = (ArgusReader, NfdumpReader, CICFlowMeterReader, UNSWReader, KDDReader)
-SHARED = Path("/work/shared/datasets")
+SHARED = DATASETS
 
 
 def read_all(reader, path: Path, batch_size: int = 200_000) -> tuple[pd.DataFrame, ReadReport]:

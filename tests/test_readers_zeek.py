@@ -14,9 +14,10 @@ from threatml.errors import InputError, ReadReport
 from threatml.events import field_names
 from threatml.readers import zeek as zeek_mod
 from threatml.readers.zeek import DEFAULT_CONN_FIELDS, ZeekReader
+from shared_data import DATASETS
 
-DATA = Path("/work/shared/datasets/zeek")
-SURICATA = Path("/work/shared/datasets/suricata/test6-malicious.suricata.json")
+DATA = DATASETS / "zeek"
+SURICATA = DATASETS / "suricata/test6-malicious.suricata.json"
 
 CONN_FIELDS = list(DEFAULT_CONN_FIELDS)
 CONN_TYPES = list(zeek_mod.DEFAULT_CONN_TYPES)
