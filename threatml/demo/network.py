@@ -882,7 +882,7 @@ def _workstation_activity(rng, sim: _Sim) -> None:
     tq, wq = _poisson_times(rng, sim, np.full(len(ws), 0.004), lambda x: 0.3 + 0.7 * _diurnal(x))
     n = len(tq)
     q = rng.choice(3, n, p=[0.5, 0.3, 0.2])
-    names = np.array([f"_ldap._tcp.dc._msdcs.{AD_DOMAIN}", f"wpad.{AD_DOMAIN}", f"2.1.10.10.in-addr.arpa"])
+    names = np.array([f"_ldap._tcp.dc._msdcs.{AD_DOMAIN}", f"wpad.{AD_DOMAIN}", "2.1.10.10.in-addr.arpa"])
     sim.dns_lookup(rng, tq, ws[wq], SERVERS["dc01"], names[q], np.array(["SRV", "A", "PTR"])[q],
                    np.where(q == 1, "NXDOMAIN", "NOERROR"),
                    np.array([f"dc01.{AD_DOMAIN}", "-", f"dc01.{AD_DOMAIN}"])[q],

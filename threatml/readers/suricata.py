@@ -57,7 +57,7 @@ import pyarrow.json as pjson
 from threatml.errors import InputError, ReadReport
 from threatml.events import EventBatch
 from threatml.readers.base import DEFAULT_BATCH_SIZE, Reader, open_binary
-from threatml.readers.zeek import as_utf8, concat, iso_to_epoch, line_chunks
+from threatml.readers.blocks import as_utf8, concat, iso_to_epoch, line_chunks
 
 #: bytes of EVE text parsed at once
 CHUNK_BYTES = 8 * 1024 * 1024

@@ -78,7 +78,6 @@ def nfstream_to_flows(df: pd.DataFrame, basename: str) -> pd.DataFrame:
     if df is None or len(df) == 0:
         return pd.DataFrame()
     proto = df["protocol"].astype("int64")
-    icmp = proto.isin([1, 58]).to_numpy()
     ported = proto.isin([6, 17]).to_numpy()
     app = df["application_name"].fillna("").astype(str)
     master = app.str.split(".", n=1).str[0].str.lower()
