@@ -12,7 +12,7 @@ import pytest
 
 from threatml.errors import ThreatMLError
 from threatml.events import EventBatch
-from threatml.features.flow import CANONICAL_FEATURES, canonical_features
+from threatml.features.flow import CANONICAL_FEATURES, SERVICE_FEATURES, canonical_features
 from threatml.models.card import ModelCard
 from threatml.models.explain import describe_value, explain_sentences
 from threatml.models.flow_baseline import FlowBaseline
@@ -76,21 +76,39 @@ def test_canonical_features_values_and_missing_inputs():
     assert f.loc[0, "src_bytes_per_pkt"] == 50.0
     assert f.loc[0, "byte_ratio"] == 0.75
     assert f.loc[0, "no_reply"] == 1.0 and f.loc[1, "no_reply"] == 0.0
-    assert f.loc[0, "dst_port_login"] == 1.0 and f.loc[0, "dst_port_bucket"] == 1.0 and f.loc[0, "src_port_bucket"] == 2.0
-    assert f.loc[0, "state_REJ"] == 1.0 and f.loc[0, "state_SF"] == 0.0 and f.loc[0, "proto_http"] == 1.0
+    assert f.loc[0, "dst_port_bucket"] == 1.0 and f.loc[0, "src_port_bucket"] == 2.0
+    assert f.loc[0, "state_REJ"] == 1.0 and f.loc[0, "state_SF"] == 0.0
     # missing inputs stay NaN rather than becoming zeros
-    assert np.isnan(f.loc[1, "log_src_bytes"]) and np.isnan(f.loc[1, "state_S0"]) and np.isnan(f.loc[1, "proto_tls"])
+    assert np.isnan(f.loc[1, "log_src_bytes"]) and np.isnan(f.loc[1, "state_S0"])
+    # the service extras (for one network's own baseline), not canonical
+    g = canonical_features(fr, service=True)
+    assert list(g.columns) == CANONICAL_FEATURES + SERVICE_FEATURES
+    pd.testing.assert_frame_equal(g[CANONICAL_FEATURES], f)
+    assert g.loc[0, "dst_port_login"] == 1.0 and g.loc[0, "proto_http"] == 1.0
+    assert np.isnan(g.loc[1, "proto_tls"]) and np.isnan(g.loc[1, "dst_port_login"])  # "" protocol, ICMP
     # ICMP: the "port" is the ICMP type, so port buckets are unknown
     assert f.loc[1, "is_icmp"] == 1.0 and np.isnan(f.loc[1, "dst_port_bucket"])
 
 
 def test_canonical_features_absent_columns_and_unknown_vocab():
     f = canonical_features(pd.DataFrame({"network.transport": ["sctp"], "flow.state": ["weird"], "network.protocol": ["gopher"]}))
-    assert np.isnan(f.loc[0, "duration"])
+    assert np.isnan(f.loc[0, "log_duration"])
     assert f.loc[0, ["is_tcp", "is_udp", "is_icmp"]].tolist() == [0.0, 0.0, 0.0]  # a known "none of these"
-    assert f.loc[0, "proto_other"] == 1.0 and f.loc[0, "proto_http"] == 0.0
+    g = canonical_features(pd.DataFrame({"network.protocol": ["gopher"]}), service=True)
+    assert g.loc[0, "proto_other"] == 1.0 and g.loc[0, "proto_http"] == 0.0
     assert f[[c for c in CANONICAL_FEATURES if c.startswith("state_")]].isna().all(axis=None)  # unknown state
     assert len(canonical_features(pd.DataFrame({"source.bytes": []}))) == 0
+
+
+def test_canonical_features_keep_ports_coarse():
+    """Exact ports do not transfer between networks: 993 and 8443 look alike, only the range differs."""
+    base = {"flow.duration": [1.0, 1.0, 1.0], "source.bytes": [900.0] * 3, "destination.bytes": [5000.0] * 3,
+            "source.packets": [8.0] * 3, "destination.packets": [9.0] * 3, "network.transport": ["tcp"] * 3,
+            "flow.state": ["SF"] * 3, "network.protocol": ["ssl"] * 3, "source.port": [50000.0] * 3}
+    f = canonical_features(pd.DataFrame({**base, "destination.port": [993.0, 995.0, 8443.0]}))
+    assert not any(c == "dst_port" or c in SERVICE_FEATURES for c in CANONICAL_FEATURES)
+    pd.testing.assert_series_equal(f.iloc[0], f.iloc[1], check_names=False)
+    assert f.loc[0, "dst_port_bucket"] == 0.0 and f.loc[2, "dst_port_bucket"] == 1.0
 
 
 def test_canonical_features_do_not_use_addresses_or_times():
@@ -301,3 +319,96 @@ def test_flow_model_detector_without_timestamps(fitted, tmp_path):
     found = det.flush()
     scanner = [f for f in found if f.entity == "203.0.113.7"]
     assert len(scanner) == 1 and scanner[0].start == scanner[0].end == 0.0
+
+
+# ---------------------------------------------------------------- incident noise rule
+
+def _host_traffic(host: str, n_normal: int, n_scan: int, seed: int, t0: float = 1.7e9, span: float = 600.0) -> pd.DataFrame:
+    """``n_normal`` web flows and ``n_scan`` scan flows from one host, spread over ``span`` seconds."""
+    fr = make_flows(n_normal, 0, seed=seed)
+    scan = make_flows(0, 3 * n_scan, seed=seed + 1)
+    scan = scan[scan["label.detail"] == "portscan"].head(n_scan)
+    fr = pd.concat([fr, scan], ignore_index=True).assign(**{"source.ip": host})
+    rng = np.random.default_rng(seed)
+    fr["@timestamp"] = t0 + rng.uniform(0, span, len(fr))  # scans interleaved with the normal flows
+    fr["event.id"] = [f"{host}-{i}" for i in range(len(fr))]
+    return fr
+
+
+def _run(det, fr: pd.DataFrame) -> list:
+    fr = fr.sort_values("@timestamp", kind="stable").reset_index(drop=True)
+    return det.process(EventBatch.of("flow", fr)) + det.flush()
+
+
+def _flag_scans_only(det):
+    """Make the detector flag exactly the scan flows, so the tests pin the incident rule, not the model."""
+    def score(frame):
+        M = det.model._matrix(frame)
+        hit = (frame["label.detail"] == "portscan").to_numpy()
+        return np.where(hit, 0.97, 0.05), hit, M
+    det._score = score
+    return det
+
+
+def test_one_flagged_flow_among_a_thousand_is_not_an_incident(fitted, tmp_path):
+    from threatml.detectors.network.flow_model import FlowModelDetector
+
+    folder = _save_model(fitted, tmp_path / "noise")
+    quiet = _host_traffic("10.0.0.77", 1000, 1, seed=20)
+    busy = _host_traffic("10.0.0.88", 200, 60, seed=30)
+    fr = pd.concat([quiet, busy], ignore_index=True)
+    found = _run(_flag_scans_only(FlowModelDetector(folder)), fr)
+    assert [f.entity for f in found] == ["10.0.0.88"]
+    f = found[0]
+    # the window runs from the first flagged flow on: (nearly) all of the host's 260 flows
+    assert f.attributes["flows"] == 60 and 200 <= f.attributes["host_flows"] <= 260
+    assert any(f"60 flagged flows of {f.attributes['host_flows']} flows from this host" in s for s in f.explanation)
+    assert f.score == pytest.approx(0.97)  # the flows' probability, not inflated by their number
+    # the old rule (any flagged flow is an incident) reports the quiet host too
+    old = _run(_flag_scans_only(FlowModelDetector(folder, min_flows=1, min_share=0.0)), fr)
+    assert sorted(f.entity for f in old) == ["10.0.0.77", "10.0.0.88"]
+
+
+def test_share_and_count_rules_are_parameters(fitted, tmp_path):
+    from threatml.detectors.network.flow_model import FlowModelDetector
+
+    folder = _save_model(fitted, tmp_path / "share")
+    fr = _host_traffic("10.0.0.66", 1000, 10, seed=40)  # 10 flagged of 1,010: 1%
+    assert _run(_flag_scans_only(FlowModelDetector(folder)), fr) == []
+    assert [f.entity for f in _run(_flag_scans_only(FlowModelDetector(folder, min_share=0.0)), fr)] == ["10.0.0.66"]
+    assert _run(_flag_scans_only(FlowModelDetector(folder, min_share=0.0, min_flows=11)), fr) == []
+    with pytest.raises(ValueError):
+        FlowModelDetector(folder, min_share=2.0)
+
+
+def test_distributed_attack_folds_into_one_finding(fitted, tmp_path):
+    from threatml.detectors.network.flow_model import FlowModelDetector
+
+    folder = _save_model(fitted, tmp_path / "fold")
+    bots = [_host_traffic(f"198.51.100.{i}", 0, 8, seed=50 + i) for i in range(1, 7)]
+    fr = pd.concat(bots, ignore_index=True).assign(**{"destination.ip": "10.0.0.5"})
+    found = _run(_flag_scans_only(FlowModelDetector(folder)), fr)
+    assert len(found) == 1 and found[0].entity == "10.0.0.5"
+    assert found[0].attributes["source_hosts"] == 6 and len(found[0].related["sources"]) == 6
+    assert "distributed" in found[0].title
+    assert len(_run(_flag_scans_only(FlowModelDetector(folder, fold_sources=0)), fr)) == 6
+
+
+def test_weighted_threshold_gives_each_source_the_same_weight():
+    from threatml.shipped.build import _weighted_threshold
+
+    # source "big" has 1,000 flows at 0; source "small" has 10 flows, one of them at 5
+    m = np.r_[np.zeros(1000), np.zeros(9), 5.0]
+    g = np.array(["big"] * 1000 + ["small"] * 10)
+    # pooled, the 5.0 flow is 0.1% of the benign flows; per source it is 5% of the total weight
+    assert _weighted_threshold(m, g, 0.10) == 0.0  # 10% may be above: 5.0 is allowed through
+    assert _weighted_threshold(m, g, 0.01) == 5.0  # 1% may not: the threshold sits on it
+
+
+@pytest.mark.skipif(not (SHIPPED / "card.json").exists(), reason="shipped model not built (python -m threatml.shipped.build)")
+def test_shipped_model_is_port_agnostic_and_threshold_is_out_of_source():
+    card = json.loads((SHIPPED / "card.json").read_text())
+    assert not {"dst_port", "dst_port_login", "proto_tls"} & set(card["features"])
+    assert card["metrics"]["evaluation"].startswith("leave-one-source-out")
+    assert 0.5 < card["parameters"]["threshold"] < 1.0
+    assert "unsw-nb15-benign" in card["metrics"]["per_source"]

@@ -216,5 +216,5 @@ def test_cic_canonical_features_are_filled():
 
     fr, _ = load_labeled([str(CIC)])
     f = canonical_features(fr.head(500))
-    for c in ("log_src_bytes", "log_dst_pkts", "dst_port", "is_tcp"):
+    for c in ("log_src_bytes", "log_dst_pkts", "dst_port_bucket", "is_tcp"):
         assert f[c].notna().mean() > 0.99, c

@@ -5,13 +5,24 @@ on one source scores another. Addresses and absolute times are left out on
 purpose: they identify a capture, not a behaviour, and do not generalise.
 A missing input stays NaN; LightGBM routes NaN down its own learned branch.
 
+Ports are kept coarse on purpose (well-known / registered / ephemeral). With
+the exact port number or per-service port flags, a model trained on a handful
+of networks memorised which ports its attacks used (993, 3389, 8443 ...) and
+flagged ordinary IMAPS or RDP traffic elsewhere; the behaviour (bytes,
+packets, their ratios, duration, state, whether anyone replied) transfers.
+The application protocol is left out for the same reason: whether it is
+known at all depends on the source (Zeek names some, a pcap engine or
+CICFlowMeter none), so it marks the capture more than the behaviour.
+``service=True`` appends both (:data:`SERVICE_FEATURES`) for models of one
+network's own normal, where that network's services are informative.
+
 >>> import pandas as pd
 >>> fr = pd.DataFrame({"flow.duration": [1.0], "source.bytes": [100.0], "destination.bytes": [0.0],
 ...     "source.packets": [2.0], "destination.packets": [0.0], "network.transport": ["tcp"],
 ...     "destination.port": [22.0], "flow.state": ["S0"], "network.protocol": [""]})
 >>> f = canonical_features(fr)
->>> f.loc[0, ["no_reply", "state_S0", "dst_port_login", "is_tcp"]].tolist()
-[1.0, 1.0, 1.0, 1.0]
+>>> f.loc[0, ["no_reply", "state_S0", "dst_port_bucket", "is_tcp"]].tolist()
+[1.0, 1.0, 0.0, 1.0]
 """
 
 from __future__ import annotations
@@ -34,13 +45,16 @@ _PROTO_GROUPS = {
 }
 PROTO_GROUPS = tuple(_PROTO_GROUPS) + ("other",)
 
+TRANSPORTS = ("tcp", "udp", "icmp")
+
 #: services where repeated failed logins are the attack (brute force)
 LOGIN_PORTS = (21, 22, 23, 25, 110, 143, 139, 445, 465, 587, 993, 995, 1433, 3306, 3389, 5432, 5900)
 WEB_PORTS = (80, 443, 8000, 8008, 8080, 8443, 8888)
-TRANSPORTS = ("tcp", "udp", "icmp")
+#: service-identity columns, only with ``service=True``: right for a model of ONE network's own
+#: normal (the baseline), wrong for a model meant to transfer (the shipped classifier memorised ports)
+SERVICE_FEATURES = ["dst_port_login", "dst_port_web", "dst_port_dns"] + [f"proto_{p}" for p in PROTO_GROUPS]
 
 _NUMERIC = [
-    ("duration", "flow duration (s)"),
     ("log_duration", "log1p of the flow duration"),
     ("log_src_bytes", "log1p of bytes sent by the source"),
     ("log_dst_bytes", "log1p of bytes sent by the destination"),
@@ -52,22 +66,22 @@ _NUMERIC = [
     ("pkt_ratio", "destination share of all packets"),
     ("log_pkt_rate", "log1p of packets per second"),
     ("no_reply", "1 when the destination sent no packet"),
-    ("dst_port", "destination port (ICMP type for ICMP)"),
     ("dst_port_bucket", "0 well-known (<1024), 1 registered (<49152), 2 ephemeral"),
-    ("dst_port_login", "1 for login services (ssh, telnet, ftp, rdp, smb, mail, db)"),
-    ("dst_port_web", "1 for web ports"),
-    ("dst_port_dns", "1 for port 53"),
     ("src_port_bucket", "source port bucket, same scale as dst_port_bucket"),
 ]
 FEATURE_DOCS: dict[str, str] = dict(_NUMERIC)
 FEATURE_DOCS.update({f"is_{t}": f"1 when the transport is {t}" for t in TRANSPORTS})
 FEATURE_DOCS.update({f"proto_{p}": f"1 when the application protocol is {p}" for p in PROTO_GROUPS})
 FEATURE_DOCS.update({f"state_{s}": f"1 when the connection state is {s}" for s in STATES})
+FEATURE_DOCS.update({
+    "dst_port_login": "1 for login services (ssh, telnet, ftp, rdp, smb, mail, db); service=True only",
+    "dst_port_web": "1 for web ports; service=True only",
+    "dst_port_dns": "1 for port 53; service=True only",
+})
 
 CANONICAL_FEATURES: list[str] = (
     [n for n, _ in _NUMERIC]
     + [f"is_{t}" for t in TRANSPORTS]
-    + [f"proto_{p}" for p in PROTO_GROUPS]
     + [f"state_{s}" for s in STATES]
 )
 
@@ -109,8 +123,11 @@ def _bucket(port: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(port), np.nan, b)
 
 
-def canonical_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """Feature matrix (float64, columns :data:`CANONICAL_FEATURES`) for a flow frame."""
+def canonical_features(frame: pd.DataFrame, service: bool = False) -> pd.DataFrame:
+    """Feature matrix (float64, columns :data:`CANONICAL_FEATURES`) for a flow frame.
+
+    ``service`` appends :data:`SERVICE_FEATURES` (port-identity flags, application protocol).
+    """
     dur = _num(frame, "flow.duration")
     sb, db = _num(frame, "source.bytes"), _num(frame, "destination.bytes")
     sp, dp = _num(frame, "source.packets"), _num(frame, "destination.packets")
@@ -118,7 +135,6 @@ def canonical_features(frame: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         tot_b, tot_p = sb + db, sp + dp
         cols: dict[str, np.ndarray] = {
-            "duration": dur,
             "log_duration": np.log1p(np.clip(dur, 0, None)),
             "log_src_bytes": np.log1p(np.clip(sb, 0, None)),
             "log_dst_bytes": np.log1p(np.clip(db, 0, None)),
@@ -131,28 +147,31 @@ def canonical_features(frame: pd.DataFrame) -> pd.DataFrame:
             # a floor of 1 ms keeps single-packet flows (duration 0) finite
             "log_pkt_rate": np.log1p(tot_p / np.maximum(dur, 1e-3)),
             "no_reply": np.where(np.isnan(dp), np.nan, (dp == 0).astype("float64")),
-            "dst_port": dport,
             "dst_port_bucket": _bucket(dport),
-            "dst_port_login": np.where(np.isnan(dport), np.nan, np.isin(dport, LOGIN_PORTS).astype("float64")),
-            "dst_port_web": np.where(np.isnan(dport), np.nan, np.isin(dport, WEB_PORTS).astype("float64")),
-            "dst_port_dns": np.where(np.isnan(dport), np.nan, (dport == 53).astype("float64")),
             "src_port_bucket": _bucket(sport),
         }
     tr = _one_hot(frame, "network.transport", {t: i for i, t in enumerate(TRANSPORTS)}, len(TRANSPORTS), other="zeros")
-    pvocab = {name: i for i, grp in enumerate(_PROTO_GROUPS.values()) for name in grp}
-    pr = _one_hot(frame, "network.protocol", pvocab, len(PROTO_GROUPS), other="slot")
     svocab = {s.lower(): i for i, s in enumerate(STATES)}
     st = _one_hot(frame, "flow.state", svocab, len(STATES), other="nan")
     # ICMP has no ports: its "destination.port" is the ICMP type, so port buckets say nothing
     icmp = tr[:, 2] == 1
-    for c in ("dst_port_bucket", "dst_port_login", "dst_port_web", "dst_port_dns", "src_port_bucket"):
+    for c in ("dst_port_bucket", "src_port_bucket"):
         cols[c] = np.where(icmp, np.nan, cols[c])
+    names = list(CANONICAL_FEATURES)
+    blocks = [tr, st]
+    if service:
+        known = ~np.isnan(dport) & ~icmp
+        flags = np.column_stack([np.where(known, v.astype("float64"), np.nan)
+                                 for v in (np.isin(dport, LOGIN_PORTS), np.isin(dport, WEB_PORTS), dport == 53)])
+        pvocab = {name: i for i, grp in enumerate(_PROTO_GROUPS.values()) for name in grp}
+        blocks += [flags.reshape(len(frame), 3), _one_hot(frame, "network.protocol", pvocab, len(PROTO_GROUPS), other="slot")]
+        names += SERVICE_FEATURES
     # one row-major block: the DataFrame wraps it without a copy and LightGBM reads it as is
-    mat = np.empty((len(frame), len(CANONICAL_FEATURES)), dtype="float64", order="C")
+    mat = np.empty((len(frame), len(names)), dtype="float64", order="C")
     for j, v in enumerate(cols.values()):
         mat[:, j] = v
     k = len(cols)
-    for block in (tr, pr, st):
+    for block in blocks:
         mat[:, k : k + block.shape[1]] = block
         k += block.shape[1]
-    return pd.DataFrame(mat, columns=CANONICAL_FEATURES, index=frame.index, copy=False)
+    return pd.DataFrame(mat, columns=names, index=frame.index, copy=False)

@@ -4,6 +4,8 @@
 ['connection state S0 (connection attempt, no reply) pushed the score up (+1.70 log-odds)', 'destination bytes = 0 B pushed the score up (+0.90 log-odds)']
 >>> print(explain_sentences([("log_src_pkts", 6.2, math.log1p(100))], kind="baseline")[0])
 source packets unusually high (100 pkts; 6.2 standard deviations from this network's median)
+>>> describe_value("log_src_bytes", float("nan"))
+'source bytes not reported by the source'
 """
 
 from __future__ import annotations
@@ -86,7 +88,9 @@ def describe_value(feature: str, value: float) -> str:
         return f"{_DESCR[feature][0]} {_BUCKETS[value]}" if value in _BUCKETS else f"no {_DESCR[feature][0].split()[0]} port (e.g. ICMP)"
     if feature in _DESCR:
         words, unit, tf = _DESCR[feature]
-        v = value if nan or tf is None else tf(value)
+        if nan:
+            return f"{words} not reported by the source"
+        v = value if tf is None else tf(value)
         return f"{words} = {_fmt(v, unit)}"
     name = feature[5:] if feature.startswith("orig.") else feature
     return f"{name} = {_fmt(value, '')}"

@@ -117,9 +117,13 @@ class FlowClassifier:
     def featurize(self, X: pd.DataFrame) -> pd.DataFrame:
         """Model inputs for a flow frame (or a frame that already has them)."""
         if self.feature_set == "canonical":
-            if set(CANONICAL_FEATURES).issubset(X.columns):
-                return X[CANONICAL_FEATURES]
-            return canonical_features(X)
+            feats = self.features_ or CANONICAL_FEATURES
+            F = X if set(feats).issubset(X.columns) else canonical_features(X)
+            missing = [c for c in feats if c not in F.columns]
+            if missing:
+                raise ThreatMLError(f"this model was built on canonical features this version does not compute "
+                                    f"({', '.join(missing[:5])}); rebuild it")
+            return F if list(F.columns) == list(feats) else F[feats]
         feats = self.features_ or native_columns(X)[0]
         out = {}
         for c in feats:

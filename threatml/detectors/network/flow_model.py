@@ -5,6 +5,15 @@ finding per source host per incident (flows closer than ``gap`` seconds
 belong together), emitted when the host has been quiet for ``gap`` or at
 ``flush``. State is one small record per open incident, capped at
 ``max_open`` hosts (the oldest incidents are emitted early beyond that).
+
+Noise control: a host with a couple of odd flows among thousands of normal
+ones is not an incident. An incident is reported only when it holds at least
+``min_flows`` flagged flows AND they are at least ``min_share`` of all the
+host's flows (as source) during the incident window (its first flagged flow
+to its last, plus the quiet ``gap`` after it seen so far). Even a model with
+a 0.1% false positive rate per flow flags a few flows of every busy host in
+a day; requiring a volume and a share of the host's traffic keeps the
+attacks, which are by nature many similar flows, and drops that noise.
 """
 
 from __future__ import annotations
@@ -64,17 +73,51 @@ class _Incident:
     best: float = -1.0
     best_row: np.ndarray | None = None
     votes: np.ndarray | None = None
+    #: all flows of the host (flagged or not) seen in the incident window
+    total: int = 0
+    #: the strongest flagged flows' scores (at most VOTERS)
+    top: np.ndarray | None = None
+
+    @property
+    def top_mean(self) -> float:
+        return -1.0 if self.top is None or not len(self.top) else float(self.top.mean())
+
+
+def _merge(incs: list[_Incident]) -> _Incident:
+    """One incident from several hosts' incidents against the same target."""
+    incs = sorted(incs, key=lambda i: -i.best)
+    m = _Incident(start=min(i.start for i in incs), end=max(i.end for i in incs))
+    m.count, m.total = sum(i.count for i in incs), sum(max(i.total, i.count) for i in incs)
+    for i in incs:
+        m.evidence.extend(i.evidence[: MAX_EVIDENCE - len(m.evidence)])
+        m.targets |= i.targets
+        m.ports |= i.ports
+        m.files |= i.files
+        if i.votes is not None:
+            m.votes = i.votes if m.votes is None else m.votes + i.votes
+    m.best, m.best_row = incs[0].best, incs[0].best_row
+    tops = [i.top for i in incs if i.top is not None]
+    m.top = np.sort(np.concatenate(tops))[::-1][: _FlowIncidentDetector.VOTERS] if tops else None
+    return m
 
 
 class _FlowIncidentDetector(Detector):
     """Shared grouping of flagged flows into per-host incidents."""
 
-    def __init__(self, min_flows: int = 1, gap: float = 900.0, max_open: int = 50_000):
+    def __init__(self, min_flows: int = 1, gap: float = 900.0, max_open: int = 50_000, min_share: float = 0.0,
+                 fold_sources: int = 0):
         self.min_flows = max(1, int(min_flows))
+        self.fold_sources = int(fold_sources)
+        self.min_share = float(min_share)
+        if not 0.0 <= self.min_share <= 1.0:
+            raise ValueError("min_share must be in [0, 1]")
         self.gap = float(gap)
         self.max_open = int(max_open)
         self._open: dict[str, _Incident] = {}
         self._now = 0.0
+        # this batch's flow times per source host, for the share of the noise rule
+        self._hosts: dict[str, tuple[int, int]] = {}
+        self._times = np.empty(0)
 
     # subclasses: score a frame -> (score in [0,1], flagged mask, feature matrix, family votes or None)
     def _score(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,8 +126,16 @@ class _FlowIncidentDetector(Detector):
     def _votes(self, M: np.ndarray) -> np.ndarray | None:
         return None
 
-    def _finding(self, host: str, inc: _Incident) -> Finding | None:
+    def _finding(self, host: str, inc: _Incident, sources: list[str] | None = None) -> Finding | None:
+        """The finding for one incident (``sources``: the many attackers of a folded, distributed one)."""
         raise NotImplementedError
+
+    def _share(self, inc: _Incident) -> float:
+        return inc.count / max(inc.total, inc.count, 1)
+
+    def _reportable(self, inc: _Incident) -> bool:
+        """The noise rule: enough flagged flows, and a large enough share of the host's traffic."""
+        return inc.count >= self.min_flows and self._share(inc) >= self.min_share
 
     def process(self, batch: EventBatch) -> list[Finding]:
         fr = batch.frame
@@ -95,7 +146,8 @@ class _FlowIncidentDetector(Detector):
         finite = ts[np.isfinite(ts)]
         # sources without times (KDD) fall back to "now": all their flows form one incident per host
         ts = np.where(np.isfinite(ts), ts, self._now)
-        out: list[Finding] = []
+        closed: list[tuple[str, _Incident]] = []
+        self._index_hosts(fr["source.ip"].to_numpy(dtype=object), ts)
         if hit.any():
             pos = np.flatnonzero(hit)
             Mp = M[pos]
@@ -121,40 +173,65 @@ class _FlowIncidentDetector(Detector):
             for host, part, voters in parts:
                 pv = None if votes is None else votes[k : k + len(voters)]
                 k += len(voters)
-                out.extend(self._add(host, part, t, s, ids, dst, dpt, Mp, pv, batch.source))
+                closed.extend(self._add(host, part, t, s, ids, dst, dpt, Mp, pv, batch.source))
+        # every open incident counts this batch's flows of its host from the incident start on
+        for h, inc in self._open.items():
+            if h in self._hosts:
+                inc.total += self._count(h, inc.start, math.inf)
+        self._hosts = {}
         if len(finite):
             self._now = max(self._now, float(finite.max()))
-        out.extend(self._expire())
-        return out
+        closed.extend(self._expire())
+        return self._emit(closed)
+
+    def _index_hosts(self, src: np.ndarray, ts: np.ndarray) -> None:
+        """Sorted flow times per source host of the batch (one factorize and one sort, no per-row Python)."""
+        codes, uniq = pd.factorize(src)
+        order = np.lexsort((ts, codes))
+        self._times = ts[order]
+        bounds = np.r_[0, np.cumsum(np.bincount(codes[codes >= 0], minlength=len(uniq)))]
+        self._hosts = {str(h) or "unknown": (int(a), int(b)) for h, a, b in zip(uniq.tolist(), bounds[:-1], bounds[1:])}
+
+    def _count(self, host: str, lo: float, hi: float) -> int:
+        """Flows of ``host`` in this batch with ``lo <= t < hi``."""
+        a, b = self._hosts.get(host, (0, 0))
+        if a == b:
+            return 0
+        t = self._times[a:b]
+        return int(np.searchsorted(t, hi, side="left") - np.searchsorted(t, lo, side="left"))
 
     #: flows per incident part whose family is asked (the strongest ones); bounds the family model's cost
     VOTERS = 16
 
-    def _add(self, host, part, t, s, ids, dst, dpt, M, votes, source) -> list[Finding]:
+    def _add(self, host, part, t, s, ids, dst, dpt, M, votes, source) -> list[tuple[str, _Incident]]:
         out = []
         t0, t1 = float(t[part[0]]), float(t[part[-1]])
         inc = self._open.get(host)
         if inc is not None and t0 - inc.end > self.gap:
-            f = self._finding(host, self._open.pop(host))
-            out += [f] if f else []
+            old = self._open.pop(host)
+            old.total += self._count(host, old.start, t0)  # this batch's flows up to the new incident
+            out.append((host, old))
             inc = None
         if inc is None:
             inc = self._open[host] = _Incident(start=t0, end=t1)
         inc.start, inc.end = min(inc.start, t0), max(inc.end, t1)
         inc.count += len(part)
+        sp = s[part]
+        # strongest flows first, so the evidence list shows the clearest cases (and the top scores)
+        by_score = np.argsort(-sp, kind="stable")
         room = MAX_EVIDENCE - len(inc.evidence)
         if room > 0:
-            # strongest flows first, so the evidence list shows the clearest cases
-            top = part[np.argsort(-s[part], kind="stable")[:room]]
-            inc.evidence.extend(str(i) for i in ids[top])
+            inc.evidence.extend(str(i) for i in ids[part[by_score[:room]]].tolist())
+        # plain set updates: most parts are a few flows, where pandas/numpy unique cost more than they save
         if len(inc.targets) < 1000:
-            inc.targets.update(d for d in pd.unique(dst[part[:1000]]).tolist() if d)
+            inc.targets.update(d for d in dst[part[:1000]].tolist() if d)
         if len(inc.ports) < 1000:
-            p = dpt[part[:1000]]
-            inc.ports.update(np.unique(p[np.isfinite(p)]).astype(int).tolist())
+            inc.ports.update(int(v) for v in dpt[part[:1000]].tolist() if v == v)
         if source:
             inc.files.add(str(source))
-        j = part[int(np.argmax(s[part]))]
+        strongest = sp[by_score[: self.VOTERS]]
+        inc.top = strongest if inc.top is None else np.sort(np.r_[inc.top, strongest])[::-1][: self.VOTERS]
+        j = part[by_score[0]]
         if s[j] > inc.best:
             inc.best, inc.best_row = float(s[j]), M[j].copy()
         if votes is not None:
@@ -163,27 +240,45 @@ class _FlowIncidentDetector(Detector):
             inc.votes = v if inc.votes is None else inc.votes + v
         return out
 
-    def _expire(self) -> list[Finding]:
-        out = []
+    def _expire(self) -> list[tuple[str, _Incident]]:
         stale = [h for h, inc in self._open.items() if self._now - inc.end > self.gap]
         if len(self._open) - len(stale) > self.max_open:
             # too many open hosts: emit the longest-quiet ones early to keep memory bounded
             rest = sorted((inc.end, h) for h, inc in self._open.items() if h not in set(stale))
             stale += [h for _, h in rest[: len(rest) - self.max_open]]
-        for h in stale:
-            f = self._finding(h, self._open.pop(h))
-            if f:
-                out.append(f)
-        return out
+        return [(h, self._open.pop(h)) for h in stale]
 
     def flush(self) -> list[Finding]:
-        out = [f for h in list(self._open) if (f := self._finding(h, self._open.pop(h)))]
+        return self._emit([(h, self._open.pop(h)) for h in list(self._open)])
+
+    def _family(self, inc: _Incident) -> str:
+        return ""
+
+    def _emit(self, closed: list[tuple[str, _Incident]]) -> list[Finding]:
+        """Findings for closed incidents that pass the noise rule.
+
+        Many sources hitting one destination with the same family at the same
+        time (a DDoS from a botnet) are one attack, not one incident per bot:
+        ``fold_sources`` or more such incidents closing together become one
+        finding about the target.
+        """
+        keep = [(h, inc) for h, inc in closed if self._reportable(inc)]
+        groups: dict[tuple[str, str], list[tuple[str, _Incident]]] = {}
+        for h, inc in keep:
+            key = (next(iter(inc.targets)) if len(inc.targets) == 1 else "", self._family(inc))
+            groups.setdefault(key, []).append((h, inc))
+        out = []
+        for (target, _), members in groups.items():
+            if target and self.fold_sources and len(members) >= self.fold_sources:
+                f = self._finding(target, _merge([i for _, i in members]), sources=[h for h, _ in members])
+                out += [f] if f else []
+            else:
+                out += [f for h, inc in members if (f := self._finding(h, inc))]
         return out
 
-    @staticmethod
-    def _aggregate(best: float, n: int) -> float:
-        """The strongest flow's probability, firmed up by repetition: 1 - (1 - p)^(1 + log10 n)."""
-        return float(min(0.999, 1.0 - (1.0 - best) ** (1.0 + math.log10(max(n, 1)))))
+    def _volume_sentence(self, inc: _Incident) -> str:
+        return (f"{_n(inc.count, 'flagged flow')} of {_n(max(inc.total, inc.count), 'flow')} from this host in the "
+                f"incident window ({self._share(inc):.0%})")
 
     @staticmethod
     def _related(inc: _Incident) -> dict[str, list[str]]:
@@ -196,19 +291,29 @@ class _FlowIncidentDetector(Detector):
 class FlowModelDetector(_FlowIncidentDetector):
     """Scores every flow with the supervised flow classifier (default: the shipped ``network-flow``).
 
-    ``threshold`` None uses the model card's threshold, chosen on validation
-    data for a low false-positive rate.
+    ``threshold`` None uses the model card's threshold (for the shipped model:
+    a low false-positive rate on benign flows of networks the model did not
+    learn from). An incident needs ``min_flows`` (default 5) flagged flows
+    that are at least ``min_share`` (default 5%) of the host's flows in the
+    incident window. Its score is the calibrated probability of its
+    strongest flows (the mean of the top ``VOTERS``): repeating a behaviour
+    does not make the model surer of it, so the score is not inflated by the
+    flow count. ``fold_sources`` (default 3) or more hosts' incidents with
+    the same family against one single destination, closing together, are
+    folded into one finding about that destination (a distributed attack);
+    0 turns folding off.
     """
 
     name = "network.flow-classifier"
     version = "1"
     kinds = frozenset({"flow"})
 
-    def __init__(self, model: str | Path | None = None, threshold: float | None = None, min_flows: int = 1,
-                 gap: float = 900.0, max_open: int = 50_000):
+    def __init__(self, model: str | Path | None = None, threshold: float | None = None, min_flows: int = 5,
+                 gap: float = 900.0, max_open: int = 50_000, min_share: float = 0.05, fold_sources: int = 3):
         from threatml.pipeline.evaluate import load_network_model
 
-        super().__init__(min_flows=min_flows, gap=gap, max_open=max_open)
+        super().__init__(min_flows=min_flows, gap=gap, max_open=max_open, min_share=min_share,
+                         fold_sources=fold_sources)
         self.model, self.card = load_network_model(model)
         if self.card.kind != "flow-classifier":
             raise ThreatMLError(f"{model}: FlowModelDetector needs a flow-classifier model, not {self.card.kind}")
@@ -223,33 +328,45 @@ class FlowModelDetector(_FlowIncidentDetector):
     def _votes(self, M):
         return self.model.family_proba(M)
 
-    def _finding(self, host, inc):
-        if inc.count < self.min_flows:
+    def _family(self, inc):
+        return self.families[int(np.argmax(inc.votes))] if inc.votes is not None and len(self.families) else "malicious"
+
+    def _finding(self, host, inc, sources=None):
+        if not self._reportable(inc):
             return None
-        fam = self.families[int(np.argmax(inc.votes))] if inc.votes is not None and len(self.families) else "malicious"
+        fam = self._family(inc)
         expl = []
+        if sources:
+            expl.append(f"distributed: {_n(len(sources), 'source host')} sent these flows to {host} at the same time")
         if fam != "malicious":
             share = float(inc.votes.max() / max(inc.votes.sum(), 1e-9))
             expl.append(f"predicted attack family: {fam} ({share:.0%} of the flagged flows' family probability)")
         expl.append(f"{_n(inc.count, 'flow')} scored as attacks (strongest p={inc.best:.3f}) to "
                     f"{_n(len(inc.targets), 'destination')} on {_n(len(inc.ports), 'port')}")
+        expl.append(self._volume_sentence(inc))
         if inc.best_row is not None:
             items = self.model.explain(inc.best_row[None, :], top=3)[0]
             expl += explain_sentences(items, kind="classifier")
+        related = self._related(inc)
+        if sources:
+            related["sources"] = sorted(sources)[:50]
+        title = (f"Flow model: distributed {fam} against {host} from {len(sources):,} sources" if sources
+                 else f"Flow model: {fam} activity from {host}")
         return Finding.make(
             detector=self.name,
             detector_version=self.version,
-            title=f"Flow model: {fam} activity from {host}",
+            title=title,
             start=inc.start,
             end=inc.end,
             entity=host,
-            score=self._aggregate(inc.best, inc.count),
+            score=float(min(0.999, inc.top_mean if inc.top_mean >= 0 else inc.best)),
             attack=techniques_for(fam),
             evidence=inc.evidence,
             explanation=expl,
-            related=self._related(inc),
+            related=related,
             source_files=sorted(inc.files),
-            attributes={"family": fam, "flows": inc.count, "max_probability": round(inc.best, 4),
+            attributes={"family": fam, "flows": inc.count, "source_hosts": len(sources) if sources else 1, "host_flows": max(inc.total, inc.count),
+                        "share": round(self._share(inc), 4), "max_probability": round(inc.best, 4),
                         "model": f"{self.card.name}@{self.card.version}"},
         ) .model_copy(update={"evidence_count": inc.count})
 
@@ -261,10 +378,11 @@ class FlowBaselineDetector(_FlowIncidentDetector):
     version = "1"
     kinds = frozenset({"flow"})
 
-    def __init__(self, model: str | Path, min_flows: int = 1, gap: float = 900.0, max_open: int = 50_000):
+    def __init__(self, model: str | Path, min_flows: int = 1, gap: float = 900.0, max_open: int = 50_000,
+                 min_share: float = 0.0):
         from threatml.pipeline.evaluate import load_network_model
 
-        super().__init__(min_flows=min_flows, gap=gap, max_open=max_open)
+        super().__init__(min_flows=min_flows, gap=gap, max_open=max_open, min_share=min_share)
         self.model, self.card = load_network_model(model)
         if self.card.kind != "flow-baseline":
             raise ThreatMLError(f"{model}: FlowBaselineDetector needs a flow-baseline model, not {self.card.kind}")
@@ -281,8 +399,8 @@ class FlowBaselineDetector(_FlowIncidentDetector):
         s = np.where(far, np.minimum(0.95, 0.9 + 0.01 * np.log1p(raw / max(self.model.quantiles_[-1], 1e-9))), s)
         return s, raw > self.model.threshold_, R
 
-    def _finding(self, host, inc):
-        if inc.count < self.min_flows:
+    def _finding(self, host, inc, sources=None):
+        if not self._reportable(inc):
             return None
         expl = [f"{_n(inc.count, 'flow')} unlike this network's baseline to {_n(len(inc.targets), 'destination')} on "
                 f"{_n(len(inc.ports), 'port')} (threshold: {self.model.target_fpr:.1%} false positives on the baseline period)"]
