@@ -456,7 +456,8 @@ def table(res: dict) -> list[tuple[str, str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default="/work/shared/datasets")
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"),
+                    help="the shared data sets folder (default: ../shared/datasets beside the repository)")
     ap.add_argument("--kdd-test", default=None, help="path to KDDTest+.txt (not in the shared data)")
     ap.add_argument("--parts", default="a,b,c,d,e,f,g")
     ap.add_argument("--quick", action="store_true", help="3 folds instead of 5")
