@@ -215,6 +215,9 @@ def _activity_of(f: Finding) -> str:
         phrase = activity(t)
         if phrase:
             return phrase
+    family = f.attributes.get("family")
+    if isinstance(family, str) and family:  # a model's finding without a known technique
+        return f"{family} flows (flow model)" if family != "malicious" else "malicious flows (flow model)"
     tokens = re.split(r"[._\-]", f.detector.lower())
     for prefix, phrase in (
         ("portscan", "port scan"), ("scan", "port scan"), ("brute", "brute force"), ("beacon", "C2 beaconing"),

@@ -5,6 +5,14 @@ detector folds them into one finding per source address and rule per incident
 (alerts closer than ``gap`` seconds belong together), keeping the rule name,
 category and targets, so the signature layer sits beside the models with the
 same finding schema.
+
+An exposed host also collects low-severity alerts (reputation lists, scanner
+fingerprints) from hundreds of internet addresses, each firing once. When at
+least ``fold_sources`` sources' incidents that close together are all
+low-severity (Suricata severity 2 or lower) and aimed at one single target,
+they become one finding about that target, with the sources in ``related``:
+one thing for the analyst to look at instead of hundreds. Severity-1 alerts
+are never folded.
 """
 
 from __future__ import annotations
@@ -49,12 +57,13 @@ class SignatureAlertDetector(Detector):
     """
 
     name = "network.signature"
-    version = "1"
+    version = "2"
     kinds = frozenset({"alert"})
 
-    def __init__(self, gap: float = 3600.0, max_open: int = 100_000):
+    def __init__(self, gap: float = 3600.0, max_open: int = 100_000, fold_sources: int = 10):
         self.gap = gap
         self.max_open = max_open
+        self.fold_sources = fold_sources
         self._open: dict[tuple[str, str], _Open] = {}
         self._now = -np.inf
 
@@ -64,7 +73,7 @@ class SignatureAlertDetector(Detector):
             return []
         fr = fr.sort_values("@timestamp", kind="stable")
         sev = fr["event.severity"].map(_SEVERITY_SCORE).fillna(0.15).to_numpy()
-        out: list[Finding] = []
+        closed: list[tuple[tuple[str, str], _Open]] = []
         for (src, rid), idx in fr.groupby(["source.ip", "rule.id"], sort=False).indices.items():
             ts = fr["@timestamp"].to_numpy()[idx]
             ids = fr["event.id"].to_numpy()[idx]
@@ -77,7 +86,7 @@ class SignatureAlertDetector(Detector):
                 t0, t1 = float(t_valid[part[0]]), float(t_valid[part[-1]])
                 cur = self._open.get(key)
                 if cur is not None and t0 - cur.end > self.gap:
-                    out.append(self._finding(key, cur))
+                    closed.append((key, cur))
                     cur = None
                 if cur is None:
                     cur = self._open[key] = _Open(start=t0, end=t1)
@@ -93,20 +102,68 @@ class SignatureAlertDetector(Detector):
                 cur.score = max(cur.score, float(sev[idx[part]].max()))
                 cur.files.add(batch.source)
         self._now = max(self._now, float(np.nanmax(fr["@timestamp"].to_numpy())) if fr["@timestamp"].notna().any() else self._now)
-        out.extend(self._expire())
-        return out
+        return self._close(closed + self._expire())
 
-    def _expire(self) -> list[Finding]:
+    def _expire(self) -> list[tuple[tuple[str, str], _Open]]:
         stale = [k for k, v in self._open.items() if self._now - v.end > self.gap]
         if len(self._open) - len(stale) > self.max_open:  # bound memory: close the oldest
             rest = sorted((k for k in self._open if k not in set(stale)), key=lambda k: self._open[k].end)
             stale += rest[: len(self._open) - len(stale) - self.max_open]
-        return [self._finding(k, self._open.pop(k)) for k in stale]
+        return [(k, self._open.pop(k)) for k in stale]
 
     def flush(self) -> list[Finding]:
-        out = [self._finding(k, v) for k, v in self._open.items()]
+        closing = list(self._open.items())
         self._open.clear()
+        return self._close(closing)
+
+    def _close(self, closing: list[tuple[tuple[str, str], _Open]]) -> list[Finding]:
+        """Findings for incidents that close now, folding low-severity noise per target."""
+        by_target: dict[str, list[tuple[tuple[str, str], _Open]]] = {}
+        out = []
+        for key, inc in closing:
+            targets = [t for t in inc.targets if t]
+            if inc.score < _SEVERITY_SCORE[1.0] and len(targets) == 1:
+                by_target.setdefault(targets[0], []).append((key, inc))
+            else:
+                out.append(self._finding(key, inc))
+        for target, group in by_target.items():
+            sources = {src for (src, _), _ in group}
+            if self.fold_sources and len(sources) >= self.fold_sources:
+                out.append(self._folded(target, group))
+            else:
+                out.extend(self._finding(k, v) for k, v in group)
         return out
+
+    def _folded(self, target: str, group: list[tuple[tuple[str, str], _Open]]) -> Finding:
+        alerts = sum(inc.count for _, inc in group)
+        sources = sorted({src for (src, _), _ in group})
+        rules: dict[str, int] = {}
+        for (_, rid), inc in group:
+            rules[inc.name or rid] = rules.get(inc.name or rid, 0) + inc.count
+        top = sorted(rules.items(), key=lambda kv: -kv[1])
+        named = ", ".join(f"'{name}' ({n:,})" for name, n in top[:3]) + (f" and {len(top) - 3} more rules" if len(top) > 3 else "")
+        evidence: list[str] = []
+        for _, inc in group:
+            evidence.extend(inc.evidence[: MAX_EVIDENCE - len(evidence)])
+        return Finding.make(
+            detector=self.name,
+            detector_version=self.version,
+            title=f"IDS alerts from {len(sources):,} sources against {target}",
+            start=min(inc.start for _, inc in group),
+            end=max(inc.end for _, inc in group),
+            entity=target,
+            score=max(inc.score for _, inc in group),
+            evidence=evidence,
+            evidence_count=alerts,
+            explanation=[
+                f"{alerts:,} low-severity IDS alerts from {len(sources):,} source addresses, all aimed at {target}.",
+                f"Rules: {named}.",
+                "Typical of an exposed host probed from the internet; each source alone fired only a few alerts.",
+            ],
+            related={"sources": sources[:50], "rule": [rid for (_, rid), _ in group][:50]},
+            source_files=sorted({f for _, inc in group for f in inc.files if f}),
+            attributes={"alerts": alerts, "source_hosts": len(sources), "rules": len(top)},
+        )
 
     def _finding(self, key: tuple[str, str], o: _Open) -> Finding:
         src, rid = key
