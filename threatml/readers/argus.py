@@ -19,13 +19,12 @@ from threatml.readers.tabular import (
     TabularFlowReader,
     argus_states,
     clean_labels,
-    header_layout,
     headed_layout,
+    header_layout,
     map_unique,
     parse_ports,
     parse_times,
-    require,
-    resolve,
+    role_numbers,
     transport_names,
 )
 
@@ -67,6 +66,8 @@ def stratosphere_label(text: str) -> str:
 
 class ArgusReader(TabularFlowReader):
     name = "argus"
+    aliases = ALIASES
+    required = REQUIRED
     dataset = "argus"
     string_cols = ("StartTime", "LastTime", "Proto", "SrcAddr", "Sport", "Dir", "DstAddr", "Dport", "State",
                    "Label", "SrcMac", "DstMac", "Flgs")
@@ -83,11 +84,6 @@ class ArgusReader(TabularFlowReader):
     def layout(self, path: Path, head: bytes) -> Layout:
         return headed_layout(path, head, ("starttime",), "Argus")
 
-    def columns(self, path: Path, layout: Layout) -> dict[str, str]:
-        cols = resolve(layout, ALIASES)
-        require(path, cols, REQUIRED)
-        return cols
-
     def records(self, chunk: Chunk, cols: dict[str, str], path: Path, report: ReadReport) -> np.ndarray:
         """Argus "man" records are the probe's own status reports, not flows: counted and dropped."""
         man = np.array(chunk.columns[cols["proto"]].str.lower() == "man", dtype=bool)
@@ -101,9 +97,8 @@ class ArgusReader(TabularFlowReader):
         n = chunk.rows
 
         def num(role: str) -> np.ndarray:
-            if role not in cols:
-                return np.full(n, np.nan)
-            return pd.to_numeric(fr[cols[role]], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            v = role_numbers(chunk, cols, role)
+            return np.full(n, np.nan) if v is None else v
 
         transport = transport_names(fr[cols["proto"]])
         sport = parse_ports(fr[cols["sport"]]) if "sport" in cols else np.full(n, np.nan)

@@ -27,12 +27,11 @@ from threatml.readers.tabular import (
     Layout,
     TabularFlowReader,
     clean_labels,
-    header_layout,
     headed_layout,
+    header_layout,
     parse_ports,
     parse_times,
-    require,
-    resolve,
+    role_numbers,
     transport_names,
 )
 
@@ -119,6 +118,8 @@ def cic_label(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 class CICFlowMeterReader(TabularFlowReader):
     name = "cicflowmeter"
+    aliases = ALIASES
+    required = REQUIRED
     dataset = "cicflowmeter"
     string_cols = ("Flow ID", "Source IP", "Src IP", "Destination IP", "Dst IP", "Timestamp", "Label",
                    "src_ip", "dst_ip", "timestamp", "src_mac", "dst_mac", "flow_id")
@@ -134,19 +135,12 @@ class CICFlowMeterReader(TabularFlowReader):
     def layout(self, path: Path, head: bytes) -> Layout:
         return headed_layout(path, head, ("flowduration",), "CICFlowMeter")
 
-    def columns(self, path: Path, layout: Layout) -> dict[str, str]:
-        cols = resolve(layout, ALIASES)
-        require(path, cols, REQUIRED)
-        return cols
-
     def to_flow(self, chunk: Chunk, cols: dict[str, str], path: Path, report: ReadReport) -> dict[str, object]:
         fr = chunk.columns
         n = chunk.rows
 
         def num(role: str) -> np.ndarray | None:
-            if role not in cols:
-                return None
-            return pd.to_numeric(fr[cols[role]], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            return role_numbers(chunk, cols, role)
 
         nan = np.full(n, np.nan)
         syn, fin, rst, ack = num("syn"), num("fin"), num("rst"), num("ack")

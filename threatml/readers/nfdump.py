@@ -15,19 +15,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from threatml.errors import ReadReport
 from threatml.readers.tabular import (
     Chunk,
     Layout,
     TabularFlowReader,
-    header_layout,
     headed_layout,
+    header_layout,
     parse_ports,
     parse_times,
-    require,
-    resolve,
+    role_numbers,
     transport_names,
 )
 
@@ -53,6 +51,8 @@ TIME_FORMATS = ("ISO8601", "%Y-%m-%d %H:%M:%S.%f", "epoch")
 
 class NfdumpReader(TabularFlowReader):
     name = "nfdump"
+    aliases = ALIASES
+    required = REQUIRED
     dataset = "nfdump"
     string_cols = ("ts", "te", "sa", "da", "pr", "flg", "firstSeen", "lastSeen", "srcAddr", "dstAddr", "proto",
                    "flags", "sp", "dp", "srcPort", "dstPort", "dir", "nh", "nhb", "ra", "ismc", "odmc", "idmc",
@@ -76,19 +76,13 @@ class NfdumpReader(TabularFlowReader):
         # nfdump ends its csv with "Summary" and a flows,bytes,packets,... block
         return text.strip() == "Summary" or text.startswith("No matched flows")
 
-    def columns(self, path: Path, layout: Layout) -> dict[str, str]:
-        cols = resolve(layout, ALIASES)
-        require(path, cols, REQUIRED)
-        return cols
-
     def to_flow(self, chunk: Chunk, cols: dict[str, str], path: Path, report: ReadReport) -> dict[str, object]:
         fr = chunk.columns
         n = chunk.rows
 
         def num(role: str) -> np.ndarray:
-            if role not in cols:
-                return np.full(n, np.nan)
-            return pd.to_numeric(fr[cols[role]], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            v = role_numbers(chunk, cols, role)
+            return np.full(n, np.nan) if v is None else v
 
         transport = transport_names(fr[cols["proto"]])
         sport = parse_ports(fr[cols["sport"]]) if "sport" in cols else np.full(n, np.nan)

@@ -607,12 +607,18 @@ class TabularFlowReader(Reader):
     dataset: ClassVar[str] = ""
     string_cols: ClassVar[tuple[str, ...]] = ()
     numeric_cols: ClassVar[tuple[str, ...]] = ()
+    #: role -> accepted column names, and the roles a file must have (role -> name for the error)
+    aliases: ClassVar[dict[str, tuple[str, ...]]] = {}
+    required: ClassVar[dict[str, str]] = {}
 
     @abstractmethod
     def layout(self, path: Path, head: bytes) -> Layout: ...
 
-    @abstractmethod
-    def columns(self, path: Path, layout: Layout) -> dict[str, str]: ...
+    def columns(self, path: Path, layout: Layout) -> dict[str, str]:
+        """Role -> column name in this file; InputError naming the missing required ones."""
+        cols = resolve(layout, self.aliases)
+        require(path, cols, self.required)
+        return cols
 
     @abstractmethod
     def to_flow(self, chunk: Chunk, cols: dict[str, str], path: Path, report: ReadReport) -> dict[str, object]: ...
@@ -644,6 +650,13 @@ class TabularFlowReader(Reader):
             flow.update(orig_columns(chunk.columns))
             frame = pd.DataFrame(flow, index=pd.RangeIndex(chunk.rows))
             yield EventBatch.of("flow", frame, source=str(path))
+
+
+def role_numbers(chunk: Chunk, cols: dict[str, str], role: str) -> np.ndarray | None:
+    """The column playing ``role`` as float64 (bad values NaN), or None when the file lacks it."""
+    if role not in cols:
+        return None
+    return pd.to_numeric(chunk.columns[cols[role]], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
 def headed_layout(path: Path, head: bytes, needles: Iterable[str], fmt: str) -> Layout:

@@ -29,8 +29,7 @@ from threatml.readers.tabular import (
     header_layout,
     map_unique,
     parse_ports,
-    require,
-    resolve,
+    role_numbers,
     split_fields,
     transport_names,
 )
@@ -90,6 +89,8 @@ def attack_category(value: str) -> str:
 
 class UNSWReader(TabularFlowReader):
     name = "unsw-nb15"
+    aliases = ALIASES
+    required = REQUIRED
     dataset = "unsw-nb15"
     string_cols = ("srcip", "dstip", "sport", "dsport", "proto", "state", "service", "attack_cat")
 
@@ -108,19 +109,13 @@ class UNSWReader(TabularFlowReader):
             raise InputError(path, "neither a UNSW-NB15 header nor a 49-field UNSW-NB15 record", "line 1")
         return layout
 
-    def columns(self, path: Path, layout: Layout) -> dict[str, str]:
-        cols = resolve(layout, ALIASES)
-        require(path, cols, REQUIRED)
-        return cols
-
     def to_flow(self, chunk: Chunk, cols: dict[str, str], path: Path, report: ReadReport) -> dict[str, object]:
         fr = chunk.columns
         n = chunk.rows
 
         def num(role: str) -> np.ndarray:
-            if role not in cols:
-                return np.full(n, np.nan)
-            return pd.to_numeric(fr[cols[role]], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            v = role_numbers(chunk, cols, role)
+            return np.full(n, np.nan) if v is None else v
 
         transport = transport_names(fr[cols["proto"]])
         out: dict[str, object] = {
