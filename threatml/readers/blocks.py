@@ -3,12 +3,16 @@ lines, UTF-8 repair, and Arrow conversions that never raise on bad values."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import BinaryIO, Iterator
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from threatml.errors import ReadReport
 
 #: bytes of log text parsed at once: large enough for pyarrow's threads to pay
 #: off, small enough to keep memory bounded (a few times this per block).
@@ -94,3 +98,26 @@ def concat(tables: list[pa.Table]) -> pa.Table:
                 t = t.set_column(i, k, pc.cast(t.column(k), pa.string()))
             fixed.append(t)
         return pa.concat_tables(fixed, promote_options="default")
+
+
+def json_objects(block: bytes, first_line: int, path: Path, report: ReadReport) -> list[tuple[bytes, dict]]:
+    """Each line of ``block`` that is a JSON object, with its text; other lines are
+    skipped and counted (with the first one's line number) as ``not a JSON object``."""
+    out: list[tuple[bytes, dict]] = []
+    bad_first: int | None = None
+    nbad = 0
+    for i, line in enumerate(block.split(b"\n")):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            rec = None
+        if not isinstance(rec, dict):
+            nbad += 1
+            bad_first = bad_first or first_line + i
+            continue
+        out.append((line, rec))
+    if nbad:
+        report.skip(str(path), "not a JSON object", where=f"line {bad_first}", n=nbad)
+    return out

@@ -57,7 +57,7 @@ import pyarrow.json as pjson
 from threatml.errors import InputError, ReadReport
 from threatml.events import EventBatch
 from threatml.readers.base import DEFAULT_BATCH_SIZE, Reader, open_binary
-from threatml.readers.blocks import as_utf8, concat, iso_to_epoch, line_chunks
+from threatml.readers.blocks import as_utf8, concat, iso_to_epoch, json_objects, line_chunks
 
 #: bytes of EVE text parsed at once
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -143,22 +143,7 @@ def parse_eve_block(block: bytes, first_line: int, path: Path, report: ReadRepor
             return _flatten(pjson.read_json(pa.BufferReader(block), parse_options=opts))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-    records: list[dict] = []
-    bad_first, nbad = None, 0
-    for i, line in enumerate(block.split(b"\n")):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            rec = None
-        if not isinstance(rec, dict):
-            nbad += 1
-            bad_first = bad_first or first_line + i
-            continue
-        records.append(rec)
-    if nbad:
-        report.skip(str(path), "not a JSON object", where=f"line {bad_first}", n=nbad)
+    records = [rec for _, rec in json_objects(block, first_line, path, report)]
     if not records:
         return None
     cols = {f.name: pa.array([_coerce(r.get(f.name), f.type) for r in records], type=f.type) for f in EVE_SCHEMA}

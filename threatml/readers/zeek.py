@@ -70,7 +70,16 @@ import pyarrow.json as pjson
 from threatml.errors import InputError, ReadReport
 from threatml.events import SCHEMAS, EventBatch
 from threatml.readers.base import DEFAULT_BATCH_SIZE, Reader, open_binary
-from threatml.readers.blocks import CHUNK_BYTES, as_utf8, concat, iso_to_epoch, line_chunks, line_of, text_to_float
+from threatml.readers.blocks import (
+    CHUNK_BYTES,
+    as_utf8,
+    concat,
+    iso_to_epoch,
+    json_objects,
+    line_chunks,
+    line_of,
+    text_to_float,
+)
 
 
 #: Zeek log path -> event kind
@@ -666,25 +675,9 @@ def read_json_block(block: bytes, first_line: int, path: Path, report: ReadRepor
             return _flatten(pjson.read_json(pa.BufferReader(block), parse_options=opts))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-    good: list[bytes] = []
-    records: list[dict] = []
-    bad_first: int | None = None
-    nbad = 0
-    for i, line in enumerate(block.split(b"\n")):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            rec = None
-        if not isinstance(rec, dict):
-            nbad += 1
-            bad_first = bad_first or first_line + i
-            continue
-        good.append(line)
-        records.append(rec)
-    if nbad:
-        report.skip(str(path), "not a JSON object", where=f"line {bad_first}", n=nbad)
+    parsed = json_objects(block, first_line, path, report)
+    good = [line for line, _ in parsed]
+    records = [rec for _, rec in parsed]
     if not good:
         return None
     try:
