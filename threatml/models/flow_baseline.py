@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from threatml.errors import ThreatMLError
+from threatml.features.flow import canonical_features
 from threatml.models.flow_classifier import FlowClassifier, native_columns
 from threatml.pipeline.metrics import threshold_at_fpr
 
@@ -51,7 +52,13 @@ def canonical_matrix(X: pd.DataFrame) -> pd.DataFrame:
     The baseline takes its feature list from here, never from a list of its own,
     so it follows the classifier when the canonical features change.
     """
-    F = FlowClassifier(feature_set="canonical").featurize(X)
+    if "destination.port" in X.columns:
+        # One network's own normal: which service a flow uses is part of that
+        # normal, so the port-identity and protocol features the cross-network
+        # classifier leaves out (they do not transfer between networks) belong here.
+        F = canonical_features(X, service=True)
+    else:
+        F = FlowClassifier(feature_set="canonical").featurize(X)
     return F[[c for c in F.columns if c not in _CANONICAL_DROP]]
 
 
