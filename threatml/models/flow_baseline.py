@@ -47,7 +47,7 @@ _MAX_BLOCKS = 2048
 
 
 def canonical_matrix(X: pd.DataFrame) -> pd.DataFrame:
-    """The classifier's canonical features for a flow frame (or the frame itself if it has them).
+    """Canonical plus service features for a flow frame (or the frame itself if already featurised).
 
     The baseline takes its feature list from here, never from a list of its own,
     so it follows the classifier when the canonical features change.
