@@ -1,6 +1,6 @@
 """Network model benchmarks: the issue's accuracy targets, plus scoring throughput and memory.
 
-    python bench/bench_network_models.py --data /work/shared/datasets [--kdd-test KDDTest+.txt] \
+    python bench/bench_network_models.py [--data ../shared/datasets] [--kdd-test KDDTest+.txt] \
         [--parts a,b,c,d,e,f,g] [--json bench/results/network_models.json]
 
 (a) NSL-KDD: 5-fold CV on KDDTrain+_20Percent; train on it and test on KDDTest+ when given.

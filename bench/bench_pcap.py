@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-REAL = Path("/work/shared/datasets/pcap/CIC-DDoS-2019-SynFlood.pcap")
+REAL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pcap" / "CIC-DDoS-2019-SynFlood.pcap"
 ETH_HDR = bytes.fromhex("00112233445566778899aabb0800")
 
 

@@ -1,6 +1,7 @@
 """Where the shared data sets are, for the tests that use them (they skip without them).
 
-``THREATML_DATASETS`` wins; otherwise ``../shared/datasets`` beside the repository
+``THREATML_DATASETS`` wins (even when it does not exist, so the suite can be run as if
+the data were absent); otherwise ``../shared/datasets`` beside the repository
 (as CI lays it out), then the workplace's ``/work/shared/datasets``.
 """
 
@@ -11,9 +12,11 @@ _REPO = Path(__file__).resolve().parent.parent
 
 
 def _find() -> Path:
-    for cand in (os.environ.get("THREATML_DATASETS"), _REPO.parent / "shared" / "datasets", "/work/shared/datasets"):
-        if cand and Path(cand).is_dir():
-            return Path(cand)
+    if os.environ.get("THREATML_DATASETS"):  # as given, even if absent: that is how to test without the data
+        return Path(os.environ["THREATML_DATASETS"])
+    for cand in (_REPO.parent / "shared" / "datasets", Path("/work/shared/datasets")):
+        if cand.is_dir():
+            return cand
     return _REPO.parent / "shared" / "datasets"  # absent: tests that need it skip
 
 

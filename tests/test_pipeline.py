@@ -13,8 +13,9 @@ from threatml.errors import ThreatMLError
 from threatml.pipeline.dataset import (attack_family, dedupe, family_labels, is_benchmark, kfold_indices,
                                        load_labeled, split_indices)
 from threatml.pipeline.metrics import binary_report, detection_rate_at_fpr, threshold_at_fpr
+from shared_data import DATASETS
 
-SHARED = Path("/work/shared/datasets")
+SHARED = DATASETS
 
 ZEEK_FIELDS = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service", "duration",
                "orig_bytes", "resp_bytes", "conn_state", "local_orig", "local_resp", "missed_bytes", "history",

@@ -1,6 +1,6 @@
 """Rebuild the shipped default models from the shared datasets.
 
-    python -m threatml.shipped.build --data /work/shared/datasets
+    python -m threatml.shipped.build --data ../shared/datasets   (or: make models)
 
 ``network-flow`` (``threatml/shipped/network/flow/``): the flow classifier on
 CANONICAL features, so one model scores pcaps, Zeek, Suricata, Argus and flow
@@ -254,7 +254,8 @@ def build_flow(root: Path, out: Path = FLOW_DIR, seed: int = 0, alert_fpr: float
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Rebuild the shipped default models.")
-    ap.add_argument("--data", default="/work/shared/datasets", help="root of the shared datasets")
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[3] / "shared" / "datasets"),
+                    help="root of the shared datasets (default: ../shared/datasets beside the repository)")
     ap.add_argument("--out", default=str(FLOW_DIR), help="model folder to write (default: the shipped one)")
     ap.add_argument("--alert-fpr", type=float, default=ALERT_FPR,
                     help="benign share of held-out sources allowed above the alert threshold")
