@@ -8,10 +8,10 @@ DATA   ?= ../shared/datasets
 .PHONY: demo test models bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
-	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
-	  echo "python3-venv is missing; installing it (Debian)"; \
-	  apt-get update -qq && apt-get install -y -qq python3-venv; }
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# Debian ships venv's pip bootstrap separately (python3-venv): install it when venv fails.
+	@test -x $(VENV)/bin/pip || $(PYTHON) -m venv $(VENV) || { \
+	  echo "python3 -m venv failed; installing python3-venv (Debian)"; rm -rf $(VENV); \
+	  apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
