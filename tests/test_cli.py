@@ -42,11 +42,13 @@ def test_scan_writes_store_report_and_ecs(small_network, tmp_path):
     assert {"network.dos", "network.bruteforce"} <= {r["detector"] for r in rows}
 
 
-def test_scan_ocsf_to_stdout(small_network, tmp_path):
-    res = run("scan", small_network.conn_log, "--no-store", "--no-report", "--format", "ocsf", "--out", "-")
-    assert res.exit_code == 0
-    ocsf = [json.loads(x) for x in res.output.splitlines() if x.startswith("{")]
+def test_scan_ocsf_to_stdout_keeps_stdout_to_json_lines(small_network):
+    proc = subprocess.run([sys.executable, "-m", "threatml.cli", "scan", str(small_network.conn_log), "--no-store",
+                           "--no-report", "--format", "ocsf", "--out", "-"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    ocsf = [json.loads(x) for x in proc.stdout.splitlines()]  # every stdout line is one finding
     assert ocsf and all(x["class_uid"] == 2004 for x in ocsf)
+    assert "Scan summary" in proc.stderr
 
 
 def test_bad_input_is_reported_not_raised(tmp_path):

@@ -135,14 +135,16 @@ def run_scan(
         write_html_report(report, incidents, result.findings, summary)
 
     by_id = {f.id: f for f in result.findings}
-    print_incidents(out_console, incidents, by_id, limit=limit)
-    print_summary(out_console, summary)
-    if out is not None:
-        out_console.print(f"Findings ({fmt.value.upper()} JSON lines): {out}")
+    # with --out - stdout carries the JSON lines alone, so a SIEM pipe stays clean
+    show = console if out is not None and str(out) == "-" else out_console
+    print_incidents(show, incidents, by_id, limit=limit)
+    print_summary(show, summary)
+    if out is not None and str(out) != "-":
+        show.print(f"Findings ({fmt.value.upper()} JSON lines): {out}")
     if report is not None:
-        out_console.print(f"HTML report: {report}")
+        show.print(f"HTML report: {report}")
     if store is not None:
-        out_console.print(f"Store: {store} (scan {summary['scan_id']}); query it with `threatml hunt --store {store} \"SQL\"`")
+        show.print(f"Store: {store} (scan {summary['scan_id']}); query it with `threatml hunt --store {store} \"SQL\"`")
     return result, incidents
 
 
