@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from threatml import __version__
@@ -75,6 +76,15 @@ def _progress() -> Progress:
         console=console,
         transient=True,
     )
+
+
+@contextmanager
+def _busy(description: str):
+    """A pulsing bar with elapsed time for work whose length is not known in advance."""
+    with Progress(SpinnerColumn(), TextColumn("[bold blue]{task.description}"), BarColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as prog:
+        prog.add_task(description, total=None)
+        yield
 
 
 def run_scan(
@@ -205,7 +215,7 @@ def demo(
     from threatml.demo.ground_truth import match_ground_truth
     from threatml.demo.network import generate
 
-    with console.status("generating a synthetic network"):
+    with _busy("generating a synthetic network"):
         scenario = generate(out_dir, hours=hours, hosts=hosts, seed=seed)
     out_console.print(
         f"Simulated {hours:g} h of traffic from {hosts} hosts with {len(scenario.attacks)} injected attacks in {out_dir}/"
@@ -250,7 +260,7 @@ def train_network_cmd(
     """Train a network flow model (supervised LightGBM, or an unsupervised baseline)."""
     from threatml.pipeline.train import train_network
 
-    with console.status("training"):
+    with _busy("reading data and training"):
         card = train_network(
             data,
             out,
@@ -276,7 +286,7 @@ def evaluate_network_cmd(
     """Evaluate a network model: ROC-AUC, detection rate at 1% and 0.1% FPR, per-class results."""
     from threatml.pipeline.evaluate import evaluate_network
 
-    with console.status("evaluating"):
+    with _busy("reading data and evaluating"):
         metrics = evaluate_network(model, data, label_column=label_column)
     if as_json:
         print(json.dumps(metrics, indent=2, default=str))
