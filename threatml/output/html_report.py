@@ -92,6 +92,11 @@ def _label(s: str) -> str:
     return s.replace("<", "‹").replace(">", "›")
 
 
+def _count_axis(peak: int) -> dict:
+    """Axis settings for a count: whole-number ticks even when the counts are small."""
+    return dict(rangemode="tozero", tickformat=",d", **({"dtick": 1} if peak <= 10 else {}))
+
+
 def _layout(fig: go.Figure, **kw: Any) -> go.Figure:
     kw.setdefault("height", 300)
     fig.update_layout(
@@ -130,8 +135,9 @@ def timeline_figure(findings: list[Finding]) -> go.Figure:
             counts = np.bincount(((t[sel] - origin) // w).astype(np.int64), minlength=nbins)
             fig.add_trace(go.Bar(x=centers, y=counts.tolist(), name=_label(name), width=w * 1000 * 0.9,
                                  marker_color=_PALETTE[k % len(_PALETTE)]))
+        peak = int(sum(np.asarray(tr.y) for tr in fig.data).max()) if fig.data else 0
         fig.update_layout(barmode="stack", xaxis_title=f"time (UTC), bins of {duration_text(w)}",
-                          yaxis_title="findings")
+                          yaxis_title="findings", yaxis=_count_axis(peak))
     return _layout(fig)
 
 
@@ -149,7 +155,8 @@ def top_entities_figure(findings: list[Finding], n: int = TOP_ENTITIES) -> go.Fi
         customdata=[worst[e] for e, _ in top],
         hovertemplate="%{y}: %{x} findings (worst: %{customdata})<extra></extra>",
     ))
-    return _layout(fig, xaxis_title="findings", height=max(300, 22 * len(top) + 60))
+    return _layout(fig, xaxis_title="findings", height=max(300, 22 * len(top) + 60),
+                   xaxis=_count_axis(max((c for _, c in top), default=0)))
 
 
 def score_figure(findings: list[Finding]) -> go.Figure:
@@ -160,7 +167,8 @@ def score_figure(findings: list[Finding]) -> go.Figure:
     colors = [SEVERITY_COLOR[s] for s in _severity_of(mids)]
     fig = go.Figure(go.Bar(x=mids, y=counts.tolist(), width=0.045, marker_color=colors,
                            hovertemplate="score %{x:.3f}: %{y} findings<extra></extra>"))
-    return _layout(fig, xaxis_title="score", yaxis_title="findings", xaxis_range=[0, 1])
+    return _layout(fig, xaxis_title="score", yaxis_title="findings", xaxis_range=[0, 1],
+                   yaxis=_count_axis(int(counts.max()) if len(counts) else 0))
 
 
 def detector_figure(findings: list[Finding]) -> go.Figure:
@@ -168,7 +176,7 @@ def detector_figure(findings: list[Finding]) -> go.Figure:
     counts = Counter(f.detector for f in findings).most_common()
     fig = go.Figure(go.Bar(x=[_label(d) for d, _ in counts], y=[c for _, c in counts],
                            marker_color=[_PALETTE[i % len(_PALETTE)] for i in range(len(counts))]))
-    return _layout(fig, yaxis_title="findings")
+    return _layout(fig, yaxis_title="findings", yaxis=_count_axis(max((c for _, c in counts), default=0)))
 
 
 def _severity_of(scores: list[float]) -> list[str]:
