@@ -81,3 +81,25 @@ def test_registry_resolves_names_versions_and_folders(tmp_path):
     assert {c.version for _, c in list_models([tmp_path])} == {"1", "2"}
     with pytest.raises(ThreatMLError, match="no model"):
         resolve("other", [tmp_path])
+
+
+def test_truncated_gzip_keeps_what_was_read_and_reports_the_cut(tmp_path):
+    import gzip
+
+    from threatml.readers.base import open_binary
+    from threatml.readers.zeek import ZeekReader
+
+    header = "#separator \\x09\n#path\tconn\n#fields\tts\tuid\tid.orig_h\tid.resp_h\tproto\n"
+    rows = "".join(f"{i}.0\tC{i}\t10.0.0.{i % 250}\t10.0.1.1\ttcp\n" for i in range(20000))
+    whole = gzip.compress((header + rows).encode())
+    cut = tmp_path / "conn.log.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+
+    report = ReadReport()
+    n = sum(len(b) for b in ZeekReader().read(cut, report))
+    assert 1000 < n < 20000
+    reasons = {r for (_, r) in report.skipped}
+    assert "truncated gzip stream: the rest of the file is missing" in reasons
+    with pytest.raises(EOFError):  # without a report the cut is an error, never silent
+        with open_binary(cut) as fh:
+            fh.read()

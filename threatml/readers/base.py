@@ -37,8 +37,58 @@ class Reader(ABC):
         """Yield batches of events from ``path``."""
 
 
-def open_binary(path: Path) -> BinaryIO:
-    """Open a file for reading, transparently gunzipping ``.gz`` files."""
+class _LenientGzip(gzip.GzipFile):
+    """A gzip stream that ends where a cut file ends, reporting it, instead of raising.
+
+    A truncated ``.gz`` (a copy that stopped, a log still being written) would
+    otherwise lose every record read so far in the current batch.
+    """
+
+    def __init__(self, fileobj, path: Path, report: ReadReport):
+        super().__init__(fileobj=fileobj)
+        self._path, self._report = path, report
+        self._cut = self._reported = False
+
+    def _truncated(self) -> None:
+        self._cut = True
+        if not self._reported:  # a reader may rewind and meet the cut again
+            self._reported = True
+            self._report.skip(str(self._path), "truncated gzip stream: the rest of the file is missing",
+                              where=f"after {self.tell():,} decompressed bytes")
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._cut = False
+        return super().seek(offset, whence)
+
+    def read(self, size: int = -1) -> bytes:
+        out = bytearray()
+        while not self._cut and (size is None or size < 0 or len(out) < size):
+            try:
+                chunk = super().read1(1 << 16 if size is None or size < 0 else min(1 << 16, size - len(out)))
+            except EOFError:
+                self._truncated()
+                break
+            if not chunk:
+                break
+            out += chunk
+        return bytes(out)
+
+    def readline(self, size: int = -1) -> bytes:
+        if self._cut:
+            return b""
+        try:
+            return super().readline(size)
+        except EOFError:
+            self._truncated()
+            return b""
+
+
+def open_binary(path: Path, report: ReadReport | None = None) -> BinaryIO:
+    """Open a file for reading, transparently gunzipping ``.gz`` files.
+
+    With a ``report``, a truncated gzip stream ends early and is counted there
+    (the records before the cut are kept); without one, it raises EOFError.
+    """
     path = Path(path)
     try:
         raw = open(path, "rb")
@@ -46,17 +96,27 @@ def open_binary(path: Path) -> BinaryIO:
         raise InputError(path, f"cannot open: {exc.strerror or exc}") from None
     if raw.read(2) == b"\x1f\x8b":
         raw.seek(0)
+        if report is not None:
+            return _LenientGzip(raw, path, report)  # type: ignore[return-value]
         return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
     raw.seek(0)
     return raw
 
 
 def read_head(path: Path, n: int = SNIFF_BYTES) -> bytes:
+    """The first ``n`` bytes (decompressed); a truncated gzip gives what it has."""
+    out = bytearray()
     with open_binary(path) as fh:
         try:
-            return fh.read(n)
+            while len(out) < n:
+                chunk = fh.read(min(4096, n - len(out)))
+                if not chunk:
+                    break
+                out += chunk
         except (OSError, EOFError) as exc:
-            raise InputError(path, f"cannot read the start of the file: {exc}") from None
+            if not out:
+                raise InputError(path, f"cannot read the start of the file: {exc}") from None
+    return bytes(out)
 
 
 def text_lines(path: Path) -> Iterator[str]:

@@ -445,7 +445,7 @@ class SuricataReader(Reader):
         rows: dict[str, int] = {}
         skipped: dict[str, int] = {}
         seen_any = False
-        with open_binary(path) as fh:
+        with open_binary(path, report) as fh:
             try:
                 for block, first_line in line_chunks(fh, CHUNK_BYTES):
                     if not seen_any and block.strip():

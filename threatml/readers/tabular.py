@@ -327,7 +327,7 @@ def iter_chunks(
                                     ignore_empty_lines=False, newlines_in_values=False)
     conv_opts = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True,
                                      null_values=[""], quoted_strings_can_be_null=True)
-    stream = io.BufferedReader(Utf8Repair(open_binary(path)), buffer_size=1 << 20)
+    stream = io.BufferedReader(Utf8Repair(open_binary(path, report)), buffer_size=1 << 20)
     ordinal = 0
     try:
         reader = pacsv.open_csv(stream, read_options=read_opts, parse_options=parse_opts, convert_options=conv_opts)

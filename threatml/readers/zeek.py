@@ -496,7 +496,7 @@ class ZeekReader(Reader):
 
     def read(self, path: Path, report: ReadReport, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[EventBatch]:
         path = Path(path)
-        with open_binary(path) as fh:
+        with open_binary(path, report) as fh:
             try:
                 head = fh.read(64 * 1024)
             except (OSError, EOFError) as exc:
