@@ -187,6 +187,94 @@ def test_train_needs_both_classes(tmp_path):
         train_network([f"benign={a}"], tmp_path / "m")
 
 
+# ---------------------------------------------------------------- leave-one-source-out threshold
+
+def write_labeled_source(folder: Path, seed: int, n_benign: int = 300, n_scan: int = 100) -> Path:
+    """One "network": a folder with a Stratosphere-style labeled conn log (benign and scan flows)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = 1.7e9 + seed * 1e5
+    rows = ([r | {"label": "Benign", "detailedlabel": "-"} for r in benign_rows(n_benign, seed=seed, t0=t0)]
+            + [r | {"label": "Malicious", "detailedlabel": "PortScan"} for r in scan_rows(n_scan, seed=seed, t0=t0)])
+    fields = ZEEK_FIELDS + ["label", "detailedlabel"]
+    lines = ["#separator \\x09", "#set_separator\t,", "#empty_field\t(empty)", "#unset_field\t-", "#path\tconn",
+             "#fields\t" + "\t".join(fields)]
+    lines += ["\t".join(str(r.get(f, "-")) for f in fields) for r in rows]
+    (folder / "conn.log.labeled").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_source_names_and_rows():
+    from threatml.pipeline.train import source_names, source_of_rows
+
+    assert source_names(["benign=/d/008/conn.log", "/d/010/conn.log", "/d/cic"]) == ["008/conn.log", "010/conn.log", "cic"]
+    assert source_names(["/d/x", "/d/x"]) == ["x#1", "x#2"]
+    fr = pd.DataFrame({"data.file": ["/d/cic/a.csv", "/d/008/conn.log", "/d/cic/sub/b.csv", "/d/cicx/c.csv"]})
+    got = source_of_rows(fr, ["/d/008/conn.log", "/d/cic", "/d/cicx"]).tolist()
+    assert got == ["cic", "conn.log", "cic", "cicx"]
+
+
+@pytest.fixture(scope="module")
+def two_sources(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sources")
+    return write_labeled_source(d / "net-a", seed=1), write_labeled_source(d / "net-b", seed=2)
+
+
+def test_two_sources_get_the_leave_one_source_out_threshold(two_sources, tmp_path):
+    from threatml.features.flow import canonical_features
+    from threatml.models.flow_classifier import FlowClassifier
+    from threatml.pipeline.train import train_network
+    from threatml.pipeline.transfer import ALERT_FPR, calibrate_out_of_source, leave_one_source_out
+
+    a, b = two_sources
+    params = {"n_estimators": 30}
+    card = train_network([str(a), str(b)], tmp_path / "m", classifier_params=params)
+    m = card.metrics
+    assert card.parameters["split"] == m["split"] == "leave-one-source-out"
+    assert set(m["per_source"]) == {"net-a", "net-b"}
+    comp = card.parameters["sources"]
+    assert sum(c["benign"] + c["attack"] for c in comp.values()) == m["dedupe"]["rows_out"] == m["n"]
+    assert all(c["benign"] and c["attack"] for c in comp.values())
+    fprs = [m["per_source"][s]["benign_fpr_at_alert"] for s in ("net-a", "net-b")]
+    # each source weighs the same: the mean held-out benign FPR stays within the target
+    assert m["alert_fpr_target"] == ALERT_FPR and np.mean(fprs) <= ALERT_FPR
+    assert all(m["per_source"][s]["detection_rate_at_alert"] > 0.9 for s in ("net-a", "net-b"))
+    assert m["alert_threshold"] == card.parameters["threshold"] == pytest.approx(m["threshold"], abs=1e-6)
+    assert not any("not leave-one-source-out" in n for n in card.notes)
+
+    # the same threshold worked out by hand from the two sources
+    feats, ys, srcs = [], [], []
+    for name, path in (("net-a", a), ("net-b", b)):
+        fr, _ = load_labeled([str(path)])
+        feats.append(canonical_features(fr))
+        ys.append(family_labels(fr))
+        srcs.append(np.full(len(fr), name, dtype=object))
+    F, y, src = pd.concat(feats, ignore_index=True), np.concatenate(ys), np.concatenate(srcs)
+    keep, _ = dedupe(F, y)
+    F, y, src = F.iloc[keep].reset_index(drop=True), y[keep], src[keep]
+    margin, scored = leave_one_source_out(F, y, src, params, log=lambda _m: None)
+    assert scored.all()
+    clf = FlowClassifier(feature_set="canonical", **params).fit(F, y)
+    calibrate_out_of_source(clf, margin, scored, y, src, ALERT_FPR)
+    assert clf.alert_threshold_ == pytest.approx(m["alert_threshold"], rel=1e-9)
+    loaded = FlowClassifier.load(tmp_path / "m")
+    assert loaded.alert_threshold_ == pytest.approx(m["alert_threshold"]) and loaded.calibrator_["kind"] == "platt"
+
+
+def test_one_source_falls_back_with_a_note(two_sources, tmp_path):
+    from threatml.pipeline.train import train_network
+
+    a, _ = two_sources
+    card = train_network([str(a)], tmp_path / "m", classifier_params={"n_estimators": 30})
+    assert card.parameters["split"] == "random" and "per_source" not in card.metrics
+    assert any("one source only" in n and "not leave-one-source-out" in n for n in card.notes)
+
+
+def test_single_class_sources_fall_back_with_a_note(trained):
+    card, *_ = trained  # benign=FILE and portscan=FILE: holding either out leaves one class
+    assert card.parameters["split"] == "random"
+    assert any("2 sources" in n and "not leave-one-source-out" in n for n in card.notes)
+
+
 # ---------------------------------------------------------------- shared data sanity (subsampled)
 
 KDD = SHARED / "network/nsl-kdd/KDDTrain+_20Percent.txt.gz"

@@ -38,13 +38,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from threatml.models.card import ModelCard, library_versions, read_card, write_model
+from threatml.pipeline.transfer import ALERT_FPR, calibrate_out_of_source, leave_one_source_out, out_of_source_metrics
+from threatml.pipeline.transfer import weighted_threshold
+
+_weighted_threshold = weighted_threshold  # the old name, kept for callers
 
 HERE = Path(__file__).resolve().parent
 FLOW_DIR = HERE / "network" / "flow"
@@ -71,8 +74,6 @@ BENIGN_ONLY = {"unsw-nb15-benign"}
 FLOW_DATA: list[tuple[str | None, str]] = [d for ds in FLOW_SOURCES.values() for d in ds]
 
 SHIPPED_PARAMS = {"n_estimators": 150, "num_leaves": 15, "family_estimators": 40, "min_child_samples": 20}
-#: share of held-out sources' benign flows allowed above the alert threshold (each source weighs the same)
-ALERT_FPR = 0.01
 
 
 def _ddos_pcap_ok(path: Path) -> bool:
@@ -139,88 +140,29 @@ def load_sources(root: Path, exclude: tuple[str, ...] = ()) -> tuple[pd.DataFram
     return F, y, src, files, {"sources": comp, "dedupe": dd}, notes
 
 
-def _weighted_threshold(margins: np.ndarray, groups: np.ndarray, fpr: float) -> float:
-    """Margin above which ``fpr`` of the benign flows lie, every group weighing the same in total."""
-    _, inv, counts = np.unique(groups, return_inverse=True, return_counts=True)
-    w = 1.0 / counts[inv]
-    order = np.argsort(-margins, kind="stable")
-    tail = np.cumsum(w[order]) / w.sum()
-    k = int(np.searchsorted(tail, fpr, side="right"))  # flows [0, k) may be above the threshold
-    k = min(k, len(order) - 1)
-    return float(margins[order[k]])
-
-
-def leave_one_source_out(F: pd.DataFrame, y: np.ndarray, src: np.ndarray, params: dict, seed: int = 0,
-                         log=print) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-source margins: every flow scored by a model that never saw its source.
-
-    Returns (margins, scored mask); sources whose removal leaves one class are not scored.
-    """
-    from threatml.models.flow_classifier import BENIGN, FlowClassifier
-
-    margin = np.full(len(y), np.nan)
-    for name in pd.unique(src):
-        held = src == name
-        rest = ~held
-        if (y[rest] == BENIGN).all() or (y[rest] != BENIGN).all():
-            continue
-        t0 = time.perf_counter()
-        clf = FlowClassifier(feature_set="canonical", multiclass=False, seed=seed, **params).fit(F[rest], y[rest])
-        margin[held] = clf.margin(F[held])
-        log(f"  leave out {name}: {int(held.sum())} flows scored in {time.perf_counter() - t0:.1f} s")
-    return margin, np.isfinite(margin)
-
-
 def build_flow(root: Path, out: Path = FLOW_DIR, seed: int = 0, alert_fpr: float = ALERT_FPR, log=print,
                exclude: tuple[str, ...] = ()) -> ModelCard:
-    """Train the shipped flow classifier on every source (but ``exclude``) and write ``out``."""
-    from sklearn.linear_model import LogisticRegression
+    """Train the shipped flow classifier on every source (but ``exclude``) and write ``out``.
 
-    from threatml.models.flow_classifier import BENIGN, FlowClassifier
-    from threatml.pipeline.metrics import binary_report
+    Threshold and calibration come from leave-one-source-out scores (``threatml.pipeline.transfer``).
+    """
+    from threatml.models.flow_classifier import FlowClassifier
 
     F, y, src, files, comp, notes = load_sources(root, exclude)
     if not len(y):
         raise SystemExit(f"no training data found under {root}")
     log(f"{len(y)} flows after dedupe from {len(comp['sources'])} sources")
     margin, scored = leave_one_source_out(F, y, src, SHIPPED_PARAMS, seed=seed, log=log)
-    attack = y != BENIGN
 
     # the shipped model: every source
     clf = FlowClassifier(feature_set="canonical", multiclass=True, seed=seed, **SHIPPED_PARAMS).fit(F, y)
-
-    # threshold: held-out sources' benign flows, each source weighing the same
-    ben = scored & ~attack
-    m_thr = _weighted_threshold(margin[ben], src[ben], alert_fpr) + 1e-6
-    # calibration: Platt on out-of-source margins, so a probability is what the model is worth on a new network
-    lr = LogisticRegression(C=1.0).fit(margin[scored].reshape(-1, 1), attack[scored].astype(int),
-                                       sample_weight=FlowClassifier._balanced_weights(attack[scored]))
-    clf.calibrator_ = {"kind": "platt", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
-    clf.alert_threshold_ = float(clf._calibrate(np.array([m_thr]))[0])
-    clf.alert_fpr = alert_fpr
+    calibrate_out_of_source(clf, margin, scored, y, src, alert_fpr)
 
     # the honest numbers: out-of-source, per source, at the alert threshold
-    p_oos = clf._calibrate(margin)
-    per_source = {}
-    for name in comp["sources"]:
-        m = (src == name) & scored
-        if not m.any():
-            per_source[name] = {"note": "not scored: leaving it out leaves one class"}
-            continue
-        r = {"benign": int((m & ~attack).sum()), "attack": int((m & attack).sum())}
-        if r["benign"]:
-            r["benign_fpr_at_alert"] = round(float((p_oos[m & ~attack] >= clf.alert_threshold_).mean()), 5)
-        if r["attack"]:
-            r["detection_rate_at_alert"] = round(float((p_oos[m & attack] >= clf.alert_threshold_).mean()), 4)
-        if r["benign"] and r["attack"]:
-            r["roc_auc"] = binary_report(attack[m], p_oos[m], clf.alert_threshold_)["roc_auc"]
-        per_source[name] = r
-    overall = binary_report(attack[scored], p_oos[scored], clf.alert_threshold_, classes=y[scored])
+    oos = out_of_source_metrics(clf, margin, scored, y, src, list(comp["sources"]))
+    overall = oos.pop("overall")
     metrics = {
-        "evaluation": "leave-one-source-out: each source scored by a model trained on the other sources",
-        "alert_threshold": clf.alert_threshold_,
-        "alert_fpr_target": alert_fpr,
-        "per_source": per_source,
+        **oos,
         **{k: overall[k] for k in ("n", "n_malicious", "n_benign", "roc_auc", "pr_auc", "benign_fpr", "recall",
                                    "precision", "detection_rate_at_fpr_1pct", "detection_rate_at_fpr_0.1pct")},
         "composition": comp,
