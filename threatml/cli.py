@@ -252,7 +252,7 @@ def train_network_cmd(
     out: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
     label_column: Annotated[Optional[str], typer.Option("--label-column", help="Label column for generic CSV files.")] = None,
     features: Annotated[FeatureSet, typer.Option(help="canonical flow features, or the data set's native columns.")] = FeatureSet.auto,
-    split: Annotated[Split, typer.Option(help="Held-out split for the card's metrics: random or time-ordered.")] = Split.random,
+    split: Annotated[Split, typer.Option(help="Held-out split for the card's metrics and threshold (random or time-ordered) when leave-one-source-out is not possible: canonical models from two or more --data sources are measured on each source held out in turn.")] = Split.random,
     unsupervised: Annotated[bool, typer.Option("--unsupervised", help="Learn this network's normal without labels (baseline).")] = False,
     binary: Annotated[bool, typer.Option("--binary", help="Benign/attack only, no attack-family classes.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,

@@ -60,7 +60,7 @@ def family_labels(frame: pd.DataFrame) -> np.ndarray:
     return np.where(lab == BENIGN, BENIGN, np.where(lab == MALICIOUS, fam, ""))
 
 
-def _parse_spec(spec: str) -> tuple[Path, str | None]:
+def parse_data_spec(spec: str) -> tuple[Path, str | None]:
     if "=" in spec and not Path(spec).exists():
         label, _, path = spec.partition("=")
         if label.strip():
@@ -128,7 +128,7 @@ def load_labeled(paths: list[str], label_column: str | None = None) -> tuple[pd.
     frames: list[pd.DataFrame] = []
     described: list[tuple[Path, str | None]] = []
     for spec in paths:
-        root, label = _parse_spec(spec)
+        root, label = parse_data_spec(spec)
         if not root.exists():
             raise ThreatMLError(f"no such file or folder: {root}")
         described.append((root, label))

@@ -11,7 +11,7 @@ from threatml.errors import ThreatMLError
 from threatml.models.card import ModelCard, library_versions
 from threatml.models.flow_baseline import FlowBaseline
 from threatml.models.flow_classifier import FlowClassifier, native_columns
-from threatml.pipeline.dataset import (BENIGN, _parse_spec, dedupe, family_labels, is_benchmark, load_labeled,
+from threatml.pipeline.dataset import (BENIGN, parse_data_spec, dedupe, family_labels, is_benchmark, load_labeled,
                                        split_indices)
 from threatml.pipeline.metrics import binary_report
 from threatml.pipeline.transfer import (ALERT_FPR, calibrate_out_of_source, leave_one_source_out,
@@ -39,7 +39,7 @@ def source_names(specs: list[str]) -> list[str]:
     >>> source_names(["benign=/d/008/conn.log", "/d/010/conn.log", "/d/cic"])
     ['008/conn.log', '010/conn.log', 'cic']
     """
-    paths = [_parse_spec(s)[0].parts or ("",) for s in specs]
+    paths = [parse_data_spec(s)[0].parts or ("",) for s in specs]
     parts = list(dict.fromkeys(paths))  # the same path given twice is told apart below
     ks = [1] * len(parts)
     while True:
@@ -65,7 +65,7 @@ def source_of_rows(frame: pd.DataFrame, specs: list[str]) -> np.ndarray:
     unless entries overlap, and then it counts for the first one.
     """
     names = source_names(specs)
-    roots = [str(_parse_spec(s)[0]) for s in specs]
+    roots = [str(parse_data_spec(s)[0]) for s in specs]
     files = frame["data.file"].astype("str")
 
     def owner(f: str) -> str:
