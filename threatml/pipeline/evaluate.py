@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from threatml.errors import ThreatMLError
 from threatml.models.card import read_card
