@@ -96,3 +96,9 @@ def test_demo_runs_and_finds_every_injected_attack(tmp_path, monkeypatch):
     found, total = res.output.split(" injected attacks found")[0].split()[-1].split("/")
     assert found == total
     assert (tmp_path / "threatml-demo" / "report.html").exists()
+
+
+def test_bad_internal_net_is_one_clear_error(small_network):
+    proc = subprocess.run([sys.executable, "-m", "threatml.cli", "scan", str(small_network.conn_log), "--no-store",
+                           "--no-report", "--internal-net", "300.1.2.0/24"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "300.1.2.0/24" in proc.stderr and "Traceback" not in proc.stderr

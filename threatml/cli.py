@@ -100,6 +100,7 @@ def run_scan(
     pcap_engine: PcapEngine,
     limit: int,
     command: str,
+    internal_networks: tuple[str, ...] = (),
 ):
     """Scan ``paths`` and write every output; returns (result, incidents)."""
     from threatml.detectors.registry import network_detectors
@@ -113,7 +114,12 @@ def run_scan(
         from threatml.readers.pcap import PcapReader
 
         readers["pcap"] = PcapReader(engine=pcap_engine.value)
-    scanner = Scanner(network_detectors(model=model, baseline=baseline, use_model=use_model), readers=readers)
+    try:
+        detectors = network_detectors(model=model, baseline=baseline, use_model=use_model,
+                                      internal_networks=internal_networks)
+    except ValueError as exc:  # e.g. a malformed --internal-net
+        raise ThreatMLError(str(exc)) from None
+    scanner = Scanner(detectors, readers=readers)
     total = max(total_bytes(paths), 1)
     with _progress() as prog:
         task = prog.add_task("scanning", total=total, records=0)
@@ -185,6 +191,7 @@ def scan(
     no_model: Annotated[bool, typer.Option("--no-model", help="Behavioural and signature detectors only.")] = False,
     pcap_engine: Annotated[PcapEngine, typer.Option("--pcap-engine", help="fast (vectorised) or nfstream (nDPI application names).")] = PcapEngine.auto,
     limit: Annotated[int, typer.Option("--limit", help="Incidents to show in the terminal.")] = 20,
+    internal_net: Annotated[Optional[list[str]], typer.Option("--internal-net", help="CIDR of your own network besides the private ranges (repeatable), e.g. 198.51.100.0/24.")] = None,
 ) -> None:
     """Scan pcaps, Zeek/Suricata logs and flow exports; rank, explain and store incidents."""
     run_scan(
@@ -199,6 +206,7 @@ def scan(
         pcap_engine=pcap_engine,
         limit=limit,
         command="scan",
+        internal_networks=tuple(internal_net or ()),
     )
 
 

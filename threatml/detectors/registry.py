@@ -22,12 +22,13 @@ def network_detectors(
     from threatml.detectors.network.portscan import PortScanDetector
     from threatml.detectors.network.signature_alerts import SignatureAlertDetector
 
+    nets = tuple(internal_networks)  # address ranges that count as "ours" besides RFC 1918 & co.
     dets: list[Detector] = [
-        PortScanDetector(),
+        PortScanDetector(internal_networks=nets),
         DoSDetector(),
-        BruteForceDetector(),
-        BeaconDetector(),
-        ExfiltrationDetector(internal_networks=tuple(internal_networks)) if internal_networks else ExfiltrationDetector(),
+        BruteForceDetector(internal_networks=nets),
+        BeaconDetector(internal_networks=nets),
+        ExfiltrationDetector(internal_networks=nets),
         SignatureAlertDetector(),
     ]
     if use_model:
