@@ -102,3 +102,16 @@ def test_bad_internal_net_is_one_clear_error(small_network):
     proc = subprocess.run([sys.executable, "-m", "threatml.cli", "scan", str(small_network.conn_log), "--no-store",
                            "--no-report", "--internal-net", "300.1.2.0/24"], capture_output=True, text=True)
     assert proc.returncode == 2 and "300.1.2.0/24" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_scan_with_an_indicator_feed(small_network, tmp_path):
+    from threatml.demo.network import C2_IP
+
+    feed = tmp_path / "c2.txt"
+    feed.write_text(f"# our own list\n{C2_IP}\nnot-an-indicator!!\n")
+    out = tmp_path / "f.jsonl"
+    res = run("scan", small_network.conn_log, "--no-store", "--no-report", "--intel", feed, "--out", out)
+    assert res.exit_code == 0, res.output
+    hits = [json.loads(x) for x in out.read_text().splitlines()]
+    assert any(h["rule"]["name"] == "intel.ioc" or h["rule"].get("id") == "intel.ioc" for h in hits)
+    assert "not a recognised indicator" in res.output  # the bad line is counted, not dropped silently

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from threatml import __version__
-from threatml.errors import ThreatMLError
+from threatml.errors import ReadReport, ThreatMLError
 
 app = typer.Typer(
     name="threatml",
@@ -101,6 +101,7 @@ def run_scan(
     limit: int,
     command: str,
     internal_networks: tuple[str, ...] = (),
+    intel: tuple[str, ...] = (),
 ):
     """Scan ``paths`` and write every output; returns (result, incidents)."""
     from threatml.detectors.registry import network_detectors
@@ -114,12 +115,14 @@ def run_scan(
         from threatml.readers.pcap import PcapReader
 
         readers["pcap"] = PcapReader(engine=pcap_engine.value)
+    feeds = ReadReport()
     try:
         detectors = network_detectors(model=model, baseline=baseline, use_model=use_model,
-                                      internal_networks=internal_networks)
+                                      internal_networks=internal_networks, intel=intel, intel_report=feeds)
     except ValueError as exc:  # e.g. a malformed --internal-net
         raise ThreatMLError(str(exc)) from None
     scanner = Scanner(detectors, readers=readers)
+    scanner.report.merge(feeds)  # what the indicator feeds skipped shows in the scan summary
     total = max(total_bytes(paths), 1)
     with _progress() as prog:
         task = prog.add_task("scanning", total=total, records=0)
@@ -192,6 +195,7 @@ def scan(
     pcap_engine: Annotated[PcapEngine, typer.Option("--pcap-engine", help="fast (vectorised) or nfstream (nDPI application names).")] = PcapEngine.auto,
     limit: Annotated[int, typer.Option("--limit", help="Incidents to show in the terminal.")] = 20,
     internal_net: Annotated[Optional[list[str]], typer.Option("--internal-net", help="CIDR of your own network besides the private ranges (repeatable), e.g. 198.51.100.0/24.")] = None,
+    intel: Annotated[Optional[list[str]], typer.Option("--intel", help="Indicator feed file or folder (repeatable): plain lists, CSV (abuse.ch exports too), IPsum.")] = None,
 ) -> None:
     """Scan pcaps, Zeek/Suricata logs and flow exports; rank, explain and store incidents."""
     run_scan(
@@ -207,6 +211,7 @@ def scan(
         limit=limit,
         command="scan",
         internal_networks=tuple(internal_net or ()),
+        intel=tuple(intel or ()),
     )
 
 

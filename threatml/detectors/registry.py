@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from threatml.detectors.base import Detector
+from threatml.errors import ReadReport
 
 
 def network_detectors(
@@ -12,9 +13,12 @@ def network_detectors(
     baseline: str | Path | None = None,
     use_model: bool = True,
     internal_networks: tuple[str, ...] = (),
+    intel: tuple[str, ...] = (),
+    intel_report: ReadReport | None = None,
 ) -> list[Detector]:
     """Behavioural detectors, the IDS-alert folder, the shipped flow model and,
-    when given, a per-network unsupervised baseline."""
+    when given, a per-network unsupervised baseline and threat-intelligence feeds
+    (what the feeds' loading skipped goes to ``intel_report``)."""
     from threatml.detectors.network.beacon import BeaconDetector
     from threatml.detectors.network.bruteforce import BruteForceDetector
     from threatml.detectors.network.dos import DoSDetector
@@ -35,6 +39,13 @@ def network_detectors(
         from threatml.detectors.network.flow_model import FlowModelDetector
 
         dets.append(FlowModelDetector(model))
+    if intel:
+        from threatml.detectors.intel import intel_detector
+
+        det, load_report = intel_detector(list(intel))  # InputError when nothing loads
+        if intel_report is not None:
+            intel_report.merge(load_report)
+        dets.append(det)
     if baseline is not None:
         from threatml.detectors.network.flow_model import FlowBaselineDetector
 
