@@ -8,10 +8,11 @@ names as source and destination.
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 from functools import lru_cache
 from datetime import datetime, timezone
-from typing import Any
+from typing import IO, Any, Callable, Iterable
 
 from threatml.findings.schema import Finding
 
@@ -96,3 +97,12 @@ def message(f: Finding) -> str:
     if f.explanation:
         text += " " + " ".join(s if s.endswith((".", "!", "?")) else s + "." for s in f.explanation)
     return text
+
+
+def write_json_lines(findings: Iterable[Finding], fh: IO[str], convert: Callable[[Finding], dict]) -> int:
+    """Write ``convert(finding)`` as one compact JSON line each; returns how many were written."""
+    n = 0
+    for f in findings:
+        fh.write(json.dumps(convert(f), allow_nan=False, separators=(",", ":")) + "\n")
+        n += 1
+    return n

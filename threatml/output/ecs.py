@@ -14,11 +14,18 @@ live under the custom ``threatml.*`` field set.
 
 from __future__ import annotations
 
-import json
 from typing import IO, Iterable
 
 from threatml.findings.schema import Finding
-from threatml.output import SEVERITY_NUMBER, endpoints, iso_utc, jsonable, message, related_ips
+from threatml.output import (
+    SEVERITY_NUMBER,
+    endpoints,
+    iso_utc,
+    jsonable,
+    message,
+    related_ips,
+    write_json_lines,
+)
 from threatml.findings.attack import technique
 
 ECS_VERSION = "8.11.0"
@@ -147,8 +154,4 @@ def finding_to_ecs(f: Finding) -> dict:
 
 def write_ecs(findings: Iterable[Finding], fh: IO[str]) -> int:
     """Write findings as ECS JSON lines to a text stream; returns how many were written."""
-    n = 0
-    for f in findings:
-        fh.write(json.dumps(finding_to_ecs(f), allow_nan=False, separators=(",", ":")) + "\n")
-        n += 1
-    return n
+    return write_json_lines(findings, fh, finding_to_ecs)

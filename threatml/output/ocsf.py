@@ -14,13 +14,20 @@ explanation sentences, the raw score) go under ``unmapped``.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import IO, Iterable
 
 from threatml import __version__
 from threatml.findings.schema import Finding
-from threatml.output import SEVERITY_NUMBER, endpoints, is_ip, jsonable, message, related_ips
+from threatml.output import (
+    SEVERITY_NUMBER,
+    endpoints,
+    is_ip,
+    jsonable,
+    message,
+    related_ips,
+    write_json_lines,
+)
 from threatml.findings.attack import ATTACK_VERSION, activity, technique
 
 OCSF_VERSION = "1.1.0"
@@ -178,8 +185,4 @@ def finding_to_ocsf(f: Finding) -> dict:
 
 def write_ocsf(findings: Iterable[Finding], fh: IO[str]) -> int:
     """Write findings as OCSF JSON lines to a text stream; returns how many were written."""
-    n = 0
-    for f in findings:
-        fh.write(json.dumps(finding_to_ocsf(f), allow_nan=False, separators=(",", ":")) + "\n")
-        n += 1
-    return n
+    return write_json_lines(findings, fh, finding_to_ocsf)

@@ -97,8 +97,7 @@ class ArgusReader(TabularFlowReader):
         n = chunk.rows
 
         def num(role: str) -> np.ndarray:
-            v = role_numbers(chunk, cols, role)
-            return np.full(n, np.nan) if v is None else v
+            return role_numbers(chunk, cols, role)
 
         transport = transport_names(fr[cols["proto"]])
         sport = parse_ports(fr[cols["sport"]]) if "sport" in cols else np.full(n, np.nan)

@@ -140,7 +140,7 @@ class CICFlowMeterReader(TabularFlowReader):
         n = chunk.rows
 
         def num(role: str) -> np.ndarray | None:
-            return role_numbers(chunk, cols, role)
+            return role_numbers(chunk, cols, role, missing_as_nan=False)
 
         nan = np.full(n, np.nan)
         syn, fin, rst, ack = num("syn"), num("fin"), num("rst"), num("ack")

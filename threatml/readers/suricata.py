@@ -255,15 +255,22 @@ def zeek_conn_state(
     return choices[np.select(conds, np.arange(len(conds)), default=len(conds))]
 
 
-def map_flow(tbl: pa.Table) -> pd.DataFrame:
-    out = _common(tbl, "flow")
-    start = iso_to_epoch(tbl.column("flow.start")).to_numpy(zero_copy_only=False)
-    end = iso_to_epoch(tbl.column("flow.end")).to_numpy(zero_copy_only=False)
+def _span_and_protocol(out: dict, tbl: pa.Table, prefix: str) -> pa.ChunkedArray:
+    """Start time and duration from ``<prefix>.start/end``, and the application protocol
+    ("failed" detection means unknown); returns the raw ``app_proto`` column."""
+    start = iso_to_epoch(tbl.column(f"{prefix}.start")).to_numpy(zero_copy_only=False)
+    end = iso_to_epoch(tbl.column(f"{prefix}.end")).to_numpy(zero_copy_only=False)
     ts = np.asarray(out["@timestamp"].to_numpy(zero_copy_only=False))
     out["@timestamp"] = np.where(np.isnan(start), ts, start)
     out["flow.duration"] = end - start
     app = pc.fill_null(tbl.column("app_proto"), "")
     out["network.protocol"] = pc.if_else(pc.equal(app, "failed"), "", app)
+    return app
+
+
+def map_flow(tbl: pa.Table) -> pd.DataFrame:
+    out = _common(tbl, "flow")
+    app = _span_and_protocol(out, tbl, "flow")
     pkts_ts, pkts_tc = _num(tbl, "flow.pkts_toserver"), _num(tbl, "flow.pkts_toclient")
     bytes_ts, bytes_tc = _num(tbl, "flow.bytes_toserver"), _num(tbl, "flow.bytes_toclient")
     out.update({"source.packets": pkts_ts, "destination.packets": pkts_tc,
@@ -288,13 +295,7 @@ def map_flow(tbl: pa.Table) -> pd.DataFrame:
 
 def map_netflow(tbl: pa.Table) -> pd.DataFrame:
     out = _common(tbl, "netflow")
-    start = iso_to_epoch(tbl.column("netflow.start")).to_numpy(zero_copy_only=False)
-    end = iso_to_epoch(tbl.column("netflow.end")).to_numpy(zero_copy_only=False)
-    ts = np.asarray(out["@timestamp"].to_numpy(zero_copy_only=False))
-    out["@timestamp"] = np.where(np.isnan(start), ts, start)
-    out["flow.duration"] = end - start
-    app = pc.fill_null(tbl.column("app_proto"), "")
-    out["network.protocol"] = pc.if_else(pc.equal(app, "failed"), "", app)
+    app = _span_and_protocol(out, tbl, "netflow")
     out["source.packets"] = _num(tbl, "netflow.pkts")
     out["source.bytes"] = _num(tbl, "netflow.bytes")
     out["suricata.bytes_toserver"] = out["source.bytes"]

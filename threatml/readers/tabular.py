@@ -652,10 +652,11 @@ class TabularFlowReader(Reader):
             yield EventBatch.of("flow", frame, source=str(path))
 
 
-def role_numbers(chunk: Chunk, cols: dict[str, str], role: str) -> np.ndarray | None:
-    """The column playing ``role`` as float64 (bad values NaN), or None when the file lacks it."""
+def role_numbers(chunk: Chunk, cols: dict[str, str], role: str, missing_as_nan: bool = True) -> np.ndarray | None:
+    """The column playing ``role`` as float64 (bad values NaN); when the file lacks it,
+    all NaN (or None with ``missing_as_nan=False``, to tell "absent" from "unknown")."""
     if role not in cols:
-        return None
+        return np.full(chunk.rows, np.nan) if missing_as_nan else None
     return pd.to_numeric(chunk.columns[cols[role]], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 

@@ -111,11 +111,9 @@ class UNSWReader(TabularFlowReader):
 
     def to_flow(self, chunk: Chunk, cols: dict[str, str], path: Path, report: ReadReport) -> dict[str, object]:
         fr = chunk.columns
-        n = chunk.rows
 
         def num(role: str) -> np.ndarray:
-            v = role_numbers(chunk, cols, role)
-            return np.full(n, np.nan) if v is None else v
+            return role_numbers(chunk, cols, role)
 
         transport = transport_names(fr[cols["proto"]])
         out: dict[str, object] = {
