@@ -100,11 +100,10 @@ def run_scan(
     pcap_engine: PcapEngine,
     limit: int,
     command: str,
-    internal_networks: tuple[str, ...] = (),
-    intel: tuple[str, ...] = (),
+    options: "ScanOptions | None" = None,
 ):
     """Scan ``paths`` and write every output; returns (result, incidents)."""
-    from threatml.detectors.registry import network_detectors
+    from threatml.detectors.registry import ScanOptions, default_detectors
     from threatml.findings.incidents import group_incidents
     from threatml.output.terminal import print_incidents, print_summary
     from threatml.pipeline.scan import Scanner, require_paths, total_bytes
@@ -115,14 +114,14 @@ def run_scan(
         from threatml.readers.pcap import PcapReader
 
         readers["pcap"] = PcapReader(engine=pcap_engine.value)
-    feeds = ReadReport()
+    opts = options or ScanOptions()
+    opts.model, opts.baseline, opts.use_model, opts.store = model, baseline, use_model, store
     try:
-        detectors = network_detectors(model=model, baseline=baseline, use_model=use_model,
-                                      internal_networks=internal_networks, intel=intel, intel_report=feeds)
+        detectors = default_detectors(opts)
     except ValueError as exc:  # e.g. a malformed --internal-net
         raise ThreatMLError(str(exc)) from None
     scanner = Scanner(detectors, readers=readers)
-    scanner.report.merge(feeds)  # what the indicator feeds skipped shows in the scan summary
+    scanner.report.merge(opts.load_report)  # what feeds and rule files skipped shows in the scan summary
     total = max(total_bytes(paths), 1)
     with _progress() as prog:
         task = prog.add_task("scanning", total=total, records=0)
@@ -195,9 +194,16 @@ def scan(
     pcap_engine: Annotated[PcapEngine, typer.Option("--pcap-engine", help="fast (vectorised) or nfstream (nDPI application names).")] = PcapEngine.auto,
     limit: Annotated[int, typer.Option("--limit", help="Incidents to show in the terminal.")] = 20,
     internal_net: Annotated[Optional[list[str]], typer.Option("--internal-net", help="CIDR of your own network besides the private ranges (repeatable), e.g. 198.51.100.0/24.")] = None,
-    intel: Annotated[Optional[list[str]], typer.Option("--intel", help="Indicator feed file or folder (repeatable): plain lists, CSV (abuse.ch exports too), IPsum.")] = None,
+    intel: Annotated[Optional[list[str]], typer.Option("--intel", help="Indicator feed file or folder (repeatable): plain lists, CSV (abuse.ch exports too), IPsum, STIX 2.1, MISP.")] = None,
+    yara: Annotated[Optional[list[str]], typer.Option("--yara", help="YARA rule file or folder (repeatable), applied to scanned files.")] = None,
+    sigma: Annotated[Optional[list[str]], typer.Option("--sigma", help="Sigma rule file or folder (repeatable), applied to auth, process and log events.")] = None,
+    protected_domain: Annotated[Optional[list[str]], typer.Option("--protected-domain", help="Your own mail/web domain (repeatable); lookalikes of it are flagged.")] = None,
+    session_regex: Annotated[Optional[str], typer.Option("--session-regex", help="Regex whose first group keys text-log sessions, e.g. '(blk_-?\\d+)'.")] = None,
+    window: Annotated[Optional[str], typer.Option("--window", help="Time window for text-log anomaly counts, e.g. 5m, 1h.")] = None,
 ) -> None:
-    """Scan pcaps, Zeek/Suricata logs and flow exports; rank, explain and store incidents."""
+    """Scan network captures and logs, mail, files, auth and system logs; rank, explain and store incidents."""
+    from threatml.detectors.registry import ScanOptions
+
     run_scan(
         paths,
         store=None if no_store else store,
@@ -210,8 +216,15 @@ def scan(
         pcap_engine=pcap_engine,
         limit=limit,
         command="scan",
-        internal_networks=tuple(internal_net or ()),
-        intel=tuple(intel or ()),
+        options=ScanOptions(
+            internal_networks=tuple(internal_net or ()),
+            intel=tuple(intel or ()),
+            yara=tuple(yara or ()),
+            sigma=tuple(sigma or ()),
+            protected_domains=tuple(protected_domain or ()),
+            session_regex=session_regex,
+            window=window,
+        ),
     )
 
 
@@ -368,6 +381,18 @@ def hunt(
 def version() -> None:
     """Print the ThreatML version."""
     out_console.print(f"threatml {__version__}")
+
+
+def _load_domain_commands() -> None:
+    import importlib
+
+    from threatml.commands import MODULES
+
+    for name in MODULES:
+        importlib.import_module(f"threatml.commands.{name}")
+
+
+_load_domain_commands()
 
 
 def main() -> None:

@@ -2,10 +2,59 @@
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from threatml.detectors.base import Detector
 from threatml.errors import ReadReport
+
+#: one module per domain, each with ``detectors(opts: ScanOptions) -> list[Detector]``.
+#: Domain detectors load their models lazily (on their first batch), so a scan of
+#: network logs does not pay for the mail or malware models.
+DOMAIN_FACTORIES: tuple[str, ...] = (
+    "threatml.detectors.web",       # URLs, DGA domains, DNS tunneling (dns/http/tls events)
+    "threatml.detectors.email",     # phishing and spam
+    "threatml.detectors.files",     # static malware, YARA, file hashes
+    "threatml.detectors.identity",  # logons, privilege use, Kerberos, insider activity
+    "threatml.detectors.logs",      # template mining and log anomalies
+    "threatml.detectors.weblog",    # attacks in web server access logs
+    "threatml.detectors.sigma",     # Sigma rules over auth, process and log events
+)
+
+
+@dataclass
+class ScanOptions:
+    """Everything ``threatml scan`` lets a user set, in one place for every domain."""
+
+    model: str | Path | None = None
+    baseline: str | Path | None = None
+    use_model: bool = True
+    internal_networks: tuple[str, ...] = ()
+    intel: tuple[str, ...] = ()
+    yara: tuple[str, ...] = ()
+    sigma: tuple[str, ...] = ()
+    protected_domains: tuple[str, ...] = ()
+    session_regex: str | None = None
+    window: str | None = None
+    store: Path | None = None
+    #: what loading feeds and rules skipped (file and reason) goes here
+    load_report: ReadReport = field(default_factory=ReadReport)
+
+
+def default_detectors(opts: ScanOptions) -> list[Detector]:
+    """Every detector a scan runs: the network set, then each domain's."""
+    dets = network_detectors(
+        model=opts.model,
+        baseline=opts.baseline,
+        use_model=opts.use_model,
+        internal_networks=opts.internal_networks,
+        intel=opts.intel,
+        intel_report=opts.load_report,
+    )
+    for mod in DOMAIN_FACTORIES:
+        dets.extend(importlib.import_module(mod).detectors(opts))
+    return dets
 
 
 def network_detectors(

@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-Kind = Literal["flow", "dns", "http", "tls", "alert"]
+Kind = Literal["flow", "dns", "http", "tls", "alert", "auth", "process", "log", "email", "file"]
 DType = Literal["float", "str"]
 
 
@@ -96,6 +96,99 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
         Field("rule.name", "str", "signature message or anomaly event name"),
         Field("rule.category", "str", "signature category"),
         Field("event.severity", "float", "source severity (Suricata: 1 high .. 4 low)"),
+    ),
+    # ---- identity: logons, privilege use, account changes (auth.log, EVTX, LANL, CERT) ----
+    "auth": (
+        Field("event.id", "str", "record id inside its source (EVTX record id, file:line)"),
+        Field("event.dataset", "str", "source format, e.g. linux.auth, windows.security, lanl.auth"),
+        Field("@timestamp", "float", "event time, seconds since the epoch (UTC)"),
+        Field("event.code", "str", "source event id, e.g. 4624; '' for text logs"),
+        Field("event.action", "str", "logon, logon-failed, logoff, explicit-credentials, admin-logon, "
+              "user-created, user-deleted, group-member-added, lockout, kerberos-tgt, kerberos-service-ticket, "
+              "kerberos-preauth-failed, ntlm-validate, sudo, su, ..."),
+        Field("event.outcome", "str", "success, failure or ''"),
+        Field("user.name", "str", "account that acts or logs on (lower case)"),
+        Field("user.domain", "str", "account domain"),
+        Field("user.target.name", "str", "account acted upon (created, added to a group, ...)"),
+        Field("group.name", "str", "group changed, for membership events"),
+        Field("source.ip", "str", "address the logon came from"),
+        Field("source.port", "float", "source port"),
+        Field("source.hostname", "str", "computer the logon came from"),
+        Field("host.name", "str", "computer logged on to (destination)"),
+        Field("auth.method", "str", "password, publickey, kerberos, ntlm, ..."),
+        Field("auth.logon_type", "str", "Windows logon type (2, 3, 10, ...) or LANL logon type"),
+        Field("auth.failure_reason", "str", "why it failed: invalid user, bad password, 0xC000006A, ..."),
+        Field("service.name", "str", "service or SPN (Kerberos service tickets), sudo command"),
+        Field("tls.cipher", "str", "Kerberos ticket encryption type, e.g. 0x17 (RC4)"),
+        Field("process.name", "str", "program that wrote the record (sshd, sudo, ...)"),
+        Field("message", "str", "original text, for text sources"),
+        Field("label", "str", "ground truth: benign, malicious or '' (unknown)"),
+        Field("label.detail", "str", "ground-truth detail"),
+    ),
+    # ---- process activity: Sysmon 1 (create), 3 (network), 10 (process access) ----
+    "process": (
+        Field("event.id", "str", "record id inside its source"),
+        Field("event.dataset", "str", "e.g. windows.sysmon"),
+        Field("@timestamp", "float", "event time, seconds since the epoch (UTC)"),
+        Field("event.code", "str", "source event id, e.g. 1, 3, 10"),
+        Field("event.action", "str", "process-created, network-connection, process-access, ..."),
+        Field("host.name", "str", "computer"),
+        Field("user.name", "str", "account running the process"),
+        Field("process.pid", "float", "process id"),
+        Field("process.executable", "str", "image path"),
+        Field("process.command_line", "str", "command line"),
+        Field("process.parent.executable", "str", "parent image path"),
+        Field("process.parent.command_line", "str", "parent command line"),
+        Field("process.hash.sha256", "str", "image SHA-256 when logged"),
+        Field("process.target.executable", "str", "accessed process image (Sysmon 10)"),
+        Field("process.granted_access", "str", "access mask (Sysmon 10)"),
+        Field("source.ip", "str", "local address (Sysmon 3)"),
+        Field("destination.ip", "str", "remote address (Sysmon 3)"),
+        Field("destination.port", "float", "remote port (Sysmon 3)"),
+        Field("label", "str", "ground truth"),
+        Field("label.detail", "str", "ground-truth detail"),
+    ),
+    # ---- text logs: one line (or record) of a system or application log ----
+    "log": (
+        Field("event.id", "str", "file:line"),
+        Field("event.dataset", "str", "syslog, journald, hdfs, bgl, windows.text, ..."),
+        Field("@timestamp", "float", "event time, NaN when the line has none"),
+        Field("host.name", "str", "host that wrote the line"),
+        Field("process.name", "str", "program or component"),
+        Field("log.level", "str", "severity word as written (INFO, WARN, ...)"),
+        Field("message", "str", "the free-text part of the line"),
+        Field("log.session", "str", "session key when a session regex or source gives one"),
+        Field("label", "str", "ground truth: benign, malicious or '' (unknown)"),
+        Field("label.detail", "str", "ground-truth detail"),
+    ),
+    # ---- one email message ----
+    "email": (
+        Field("event.id", "str", "file path, or mbox path:message number"),
+        Field("event.dataset", "str", "eml, mbox, maildir, sms"),
+        Field("@timestamp", "float", "Date header, NaN when absent or unreadable"),
+        Field("email.message_id", "str", "Message-ID"),
+        Field("email.from.address", "str", "From address (lower case)"),
+        Field("email.to.address", "str", "To/Cc addresses joined by ','"),
+        Field("email.subject", "str", "decoded Subject"),
+        Field("email.reply_to.address", "str", "Reply-To address"),
+        Field("email.return_path", "str", "Return-Path address"),
+        Field("label", "str", "ground truth: ham, spam, phishing or '' (unknown)"),
+        Field("label.detail", "str", "ground-truth detail (corpus folder)"),
+    ),
+    # ---- one file on disk (or inside an archive) ----
+    "file": (
+        Field("event.id", "str", "path (archive path!member for archive members)"),
+        Field("event.dataset", "str", "file, or the feature export it came from (clamp, ember)"),
+        Field("@timestamp", "float", "modification time, NaN when unknown"),
+        Field("file.path", "str", "path as scanned"),
+        Field("file.size", "float", "bytes"),
+        Field("file.type", "str", "pe, elf, zip, pdf, office, script, other (from magic bytes)"),
+        Field("file.hash.md5", "str", "MD5"),
+        Field("file.hash.sha1", "str", "SHA-1"),
+        Field("file.hash.sha256", "str", "SHA-256"),
+        Field("file.pe.imphash", "str", "PE import hash"),
+        Field("label", "str", "ground truth: benign, malicious or '' (unknown)"),
+        Field("label.detail", "str", "ground-truth detail"),
     ),
 }
 

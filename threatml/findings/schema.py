@@ -44,7 +44,7 @@ class Finding(BaseModel):
     title: str
     start: float = Field(description="first event time, epoch seconds")
     end: float = Field(description="last event time, epoch seconds")
-    entity_type: Literal["host", "user", "mailbox", "file", "domain", "url"] = "host"
+    entity_type: Literal["host", "user", "mailbox", "file", "domain", "url", "session", "account"] = "host"
     entity: str
     score: float = Field(ge=0.0, le=1.0)
     severity: Severity

@@ -24,6 +24,20 @@ _REGISTRY: list[str] = [
     "threatml.readers.cicflowmeter:CICFlowMeterReader",
     "threatml.readers.unsw:UNSWReader",
     "threatml.readers.kdd:KDDReader",
+    # ---- files (PE, ELF, archives, feature exports) ----
+    "threatml.readers.files:FileReader",
+    # ---- mail ----
+    "threatml.readers.email:EmailReader",
+    # ---- identity (auth.log, EVTX, Winlogbeat JSON, LANL, CERT) ----
+    "threatml.readers.evtx:EvtxReader",
+    "threatml.readers.authlog:AuthLogReader",
+    "threatml.readers.winlog_json:WinlogJsonReader",
+    "threatml.readers.lanl:LanlAuthReader",
+    "threatml.readers.cert:CertActivityReader",
+    # ---- web server access logs ----
+    "threatml.readers.weblog:AccessLogReader",
+    # ---- text logs (last: the most permissive sniffers) ----
+    "threatml.readers.textlog:TextLogReader",
 ]
 
 

@@ -1,0 +1,1 @@
+"""`threatml` commands of the email domain (work in progress)."""

@@ -1,0 +1,1 @@
+"""`threatml` commands of the files domain (work in progress)."""

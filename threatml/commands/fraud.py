@@ -1,0 +1,1 @@
+"""`threatml` commands of the fraud domain (work in progress)."""

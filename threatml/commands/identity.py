@@ -1,0 +1,1 @@
+"""`threatml` commands of the identity domain (work in progress)."""

@@ -1,0 +1,1 @@
+"""`threatml` commands of the intel domain (work in progress)."""

@@ -1,0 +1,1 @@
+"""`threatml` commands of the logs domain (work in progress)."""

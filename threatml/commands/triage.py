@@ -1,0 +1,1 @@
+"""`threatml` commands of the triage domain (work in progress)."""

@@ -1,0 +1,1 @@
+"""`threatml` commands of the url domain (work in progress)."""
