@@ -16,7 +16,8 @@ DOMAIN_FACTORIES: tuple[str, ...] = (
     "threatml.detectors.web",       # URLs, DGA domains, DNS tunneling (dns/http/tls events)
     "threatml.detectors.email",     # phishing and spam
     "threatml.detectors.files",     # static malware, YARA, file hashes
-    "threatml.detectors.identity",  # logons, privilege use, Kerberos, insider activity
+    "threatml.detectors.identity",  # logons, privilege use, Kerberos
+    "threatml.detectors.insider",   # daily user-activity anomalies (CERT-style activity logs)
     "threatml.detectors.logs",      # template mining and log anomalies
     "threatml.detectors.weblog",    # attacks in web server access logs
     "threatml.detectors.sigma",     # Sigma rules over auth, process and log events

@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-Kind = Literal["flow", "dns", "http", "tls", "alert", "auth", "process", "log", "email", "file"]
+Kind = Literal["flow", "dns", "http", "tls", "alert", "auth", "process", "log", "email", "file", "activity"]
 DType = Literal["float", "str"]
 
 
@@ -158,6 +158,21 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
         Field("log.level", "str", "severity word as written (INFO, WARN, ...)"),
         Field("message", "str", "the free-text part of the line"),
         Field("log.session", "str", "session key when a session regex or source gives one"),
+        Field("label", "str", "ground truth: benign, malicious or '' (unknown)"),
+        Field("label.detail", "str", "ground-truth detail"),
+    ),
+    # ---- user activity (CERT insider-threat style: logon, device, file, email, http) ----
+    "activity": (
+        Field("event.id", "str", "record id inside its source"),
+        Field("event.dataset", "str", "cert.logon, cert.device, cert.file, cert.email, cert.http"),
+        Field("@timestamp", "float", "event time, seconds since the epoch (UTC)"),
+        Field("event.action", "str", "logon, logoff, connect, disconnect, file-copy, email-send, web-visit, ..."),
+        Field("user.name", "str", "user (lower case)"),
+        Field("host.name", "str", "computer"),
+        Field("file.path", "str", "file name, for file activity"),
+        Field("email.to.address", "str", "recipients joined by ',', for email activity"),
+        Field("url.original", "str", "URL, for web activity"),
+        Field("activity.bytes", "float", "size (email size, file size) when known"),
         Field("label", "str", "ground truth: benign, malicious or '' (unknown)"),
         Field("label.detail", "str", "ground-truth detail"),
     ),

@@ -194,8 +194,20 @@ def build_flow(root: Path, out: Path = FLOW_DIR, seed: int = 0, alert_fpr: float
     return card
 
 
+#: other domains' shipped models: name -> "module:function"; the function takes the
+#: data root, writes its model folder(s) under threatml/shipped/ and returns a
+#: one-line summary to print.
+DOMAIN_BUILDERS: dict[str, str] = {
+    "web": "threatml.shipped.build_web:build",        # url-classifier, dga-classifier
+    "email": "threatml.shipped.build_email:build",    # email-classifier
+    "files": "threatml.shipped.build_files:build",    # file-clamp
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Rebuild the shipped default models.")
+    ap.add_argument("--only", action="append", default=[], choices=["network", *DOMAIN_BUILDERS],
+                    help="rebuild only these domains (repeatable; default: all)")
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[3] / "shared" / "datasets"),
                     help="root of the shared datasets (default: ../shared/datasets beside the repository)")
     ap.add_argument("--out", default=str(FLOW_DIR), help="model folder to write (default: the shipped one)")
@@ -205,6 +217,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="leave a source out (to measure the model on it afterwards); repeatable")
     args = ap.parse_args(argv)
     root = Path(args.data).resolve()
+    only = set(args.only) or {"network", *DOMAIN_BUILDERS}
+    for name, spec in DOMAIN_BUILDERS.items():
+        if name in only:
+            import importlib
+
+            mod, func = spec.split(":")
+            print(getattr(importlib.import_module(mod), func)(root))
+    if "network" not in only:
+        return 0
     out = Path(args.out)
     card = build_flow(root, out, alert_fpr=args.alert_fpr, exclude=tuple(args.exclude))
     size = sum(f.stat().st_size for f in out.iterdir())
