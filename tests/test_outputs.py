@@ -41,7 +41,8 @@ def test_same_entity_within_gap_merges_into_one_titled_incident():
     (inc,) = group_incidents(attack_chain())
     assert inc.entity == "10.0.0.5" and len(inc.finding_ids) == 3
     assert inc.title == "Port scan, brute force and C2 beaconing from 10.0.0.5"
-    assert inc.attack == ["T1046", "T1110.001", "T1071.001", "T1573"]
+    assert inc.attack == ["T1110.001", "T1046", "T1071.001", "T1573"]  # kill-chain order of tactics
+    assert inc.tactics == ["Credential Access", "Discovery", "Command and Control"]
     assert inc.detectors == ["network.portscan", "network.bruteforce", "network.beacon"]
     assert inc.start == T0 and inc.end == T0 + 9000
     assert inc.summary and "3 findings from 3 detectors" in inc.summary[0]

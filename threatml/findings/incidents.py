@@ -18,6 +18,19 @@ Rules (also in docs/outputs.md):
   hosts would otherwise glue unrelated incidents together.
 * **Time.** Findings sorted by start merge while ``start <= incident end +
   gap_seconds``.
+* **Across domains.** Entity incidents that share an *identity link* and lie
+  within ``link_seconds`` of each other merge into one incident: a phishing
+  mail to ``alice@corp.example``, then a logon by ``alice`` from a rare
+  address, then beaconing from the host she logged on to tell one story. Links
+  are the finding's own entity plus the ``related`` values under
+  :data:`LINK_KEYS` (user, host, mailbox, source.ip ...), and a mailbox links to
+  the user named by its local part. A ``related`` list with more than
+  :data:`MAX_LINK_VALUES` values describes a broad campaign, not an identity,
+  and links nothing (the scanner-touching-a-thousand-hosts rule again).
+  The merged incident is about the entity of its strongest member and lists
+  every entity in ``entities``.
+* **Story.** Techniques are listed in kill-chain order of their ATT&CK
+  tactics (reconnaissance first, impact last); ``tactics`` names them.
 * **Score.** The best score per detector, combined as independent evidence:
   ``1 - prod(1 - s_d)``. The combination alone is capped at
   :data:`COMBINED_CAP` (0.99) so that agreement of several weak signals never
@@ -42,7 +55,7 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, Field
 
 from threatml.findings.schema import SEVERITY_RANK, Finding, Severity
-from threatml.findings.attack import activity, is_denial_of_service
+from threatml.findings.attack import activity, is_denial_of_service, tactic_rank, technique
 
 #: upper bound of the combined (noisy-OR) score of several detectors
 COMBINED_CAP = 0.99
@@ -50,6 +63,14 @@ COMBINED_CAP = 0.99
 AGREEMENT_DETECTORS = 3
 #: related entities kept per key on an incident
 MAX_RELATED = 50
+#: ``related`` keys that name the same actor or asset in another domain -> entity type
+LINK_KEYS: dict[str, str] = {
+    "user": "user", "users": "user", "user.name": "user", "account": "user",
+    "host": "host", "host.name": "host", "source.ip": "host", "client": "host",
+    "mailbox": "mailbox", "recipient": "mailbox", "recipients": "mailbox",
+}
+#: a related list longer than this is a campaign's reach, not an identity link
+MAX_LINK_VALUES = 3
 
 _SEVERITIES: list[Severity] = ["info", "low", "medium", "high", "critical"]
 _VICTIM_KEYS = ("victim", "victims", "target", "targets", "destination", "destinations")
@@ -70,13 +91,16 @@ class Incident(BaseModel):
     attack: list[str] = Field(default_factory=list, description="union of ATT&CK technique ids, in order of first use")
     finding_ids: list[str] = Field(default_factory=list, description="member findings, by start time")
     title: str
+    tactics: list[str] = Field(default_factory=list, description="ATT&CK tactic names, in kill-chain order")
+    entities: list[str] = Field(default_factory=list, description="every entity as type:value, merged across domains")
     summary: list[str] = Field(default_factory=list, description="sentences for an analyst, most important first")
     role: str = Field("source", description="source, victim or mixed: how the entity takes part")
     related: dict[str, list[str]] = Field(default_factory=dict)
     evidence_count: int = 0
 
 
-def group_incidents(findings: list[Finding], gap_seconds: float = 3600.0) -> list[Incident]:
+def group_incidents(findings: list[Finding], gap_seconds: float = 3600.0,
+                    link_seconds: float = 86400.0) -> list[Incident]:
     """Group findings into ranked incidents (see the module docstring for the rules).
 
     >>> mk = lambda det, t, s: Finding.make(detector=det, detector_version="1", title=det,
@@ -90,22 +114,62 @@ def group_incidents(findings: list[Finding], gap_seconds: float = 3600.0) -> lis
     keyed = [(_group_key(f), _start(f), i) for i, f in enumerate(findings)]
     keyed.sort(key=lambda k: (k[0][0], k[0][1], k[1], k[2]))
 
-    incidents: list[Incident] = []
-    members: list[int] = []
-    as_victim: list[bool] = []
+    # 1. per entity, split by time gaps
+    groups: list[tuple[tuple[str, str], list[int], list[bool]]] = []
     cur: tuple[str, str] | None = None
     cur_end = -math.inf
     for (etype, ent, victim), start, i in keyed:
         if (etype, ent) != cur or start > cur_end + gap_seconds:
-            if members:
-                incidents.append(_build(cur, [findings[j] for j in members], as_victim))
-            members, as_victim, cur_end = [], [], -math.inf
+            groups.append(((etype, ent), [], []))
+            cur_end = -math.inf
         cur = (etype, ent)
-        members.append(i)
-        as_victim.append(victim)
+        groups[-1][1].append(i)
+        groups[-1][2].append(victim)
         cur_end = max(cur_end, _end(findings[i]))
-    if members:
-        incidents.append(_build(cur, [findings[j] for j in members], as_victim))
+
+    # 2. across domains: merge groups that share an identity link and are close in time
+    parent = list(range(len(groups)))
+
+    def root(g: int) -> int:
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = parent[g]
+        return g
+
+    spans = [(min(_start(findings[i]) for i in m), max(_end(findings[i]) for i in m)) for _, m, _ in groups]
+    by_link: dict[tuple[str, str], list[int]] = {}
+    for g, (key, members, _) in enumerate(groups):
+        for link in _links(key, [findings[i] for i in members]):
+            by_link.setdefault(link, []).append(g)
+    for gs in by_link.values():
+        # only groups of *other* entities join through a link; one entity's own
+        # episodes stay apart when the time gap separates them
+        gs.sort(key=lambda g: spans[g][0])
+        latest: dict[tuple[str, str], tuple[float, int]] = {}  # entity -> (end, group) of its latest episode
+        for g in gs:
+            start, end = spans[g]
+            for key, (other_end, other) in latest.items():
+                if key != groups[g][0] and start <= other_end + link_seconds:
+                    parent[root(g)] = root(other)
+            prev = latest.get(groups[g][0])
+            if prev is None or end >= prev[0]:
+                latest[groups[g][0]] = (end, g)
+
+    merged: dict[int, list[int]] = {}
+    for g in range(len(groups)):
+        merged.setdefault(root(g), []).append(g)
+    incidents = []
+    for gs in merged.values():
+        if len(gs) == 1:
+            key, members, victim = groups[gs[0]]
+            incidents.append(_build(key, [findings[j] for j in members], victim))
+            continue
+        # about the strongest member group's entity; every entity is listed
+        lead = max(gs, key=lambda g: (max(findings[i].score for i in groups[g][1]), -spans[g][0]))
+        members = [i for g in gs for i in groups[g][1]]
+        victim = [v if g == lead else False for g in gs for v in groups[g][2]]
+        incidents.append(_build(groups[lead][0], [findings[j] for j in members], victim,
+                                entities=[f"{groups[g][0][0]}:{groups[g][0][1]}" for g in gs]))
 
     incidents.sort(key=lambda x: (-x.score, -SEVERITY_RANK[x.severity], x.start, x.id))
     return incidents
@@ -154,7 +218,25 @@ def _group_key(f: Finding) -> tuple[str, str, bool]:
     return (f.entity_type, f.entity, _acts_on_entity(f))
 
 
-def _build(key: tuple[str, str] | None, group: list[Finding], victim: list[bool]) -> Incident:
+def _links(key: tuple[str, str], members: list[Finding]) -> set[tuple[str, str]]:
+    """Identity links of an entity group: its own entity and narrow ``related`` identities."""
+    out = {key}
+    for f in members:
+        for k, vals in f.related.items():
+            etype = LINK_KEYS.get(k)
+            if etype is None:
+                continue
+            vals = [str(v).lower() for v in vals if v]
+            if 0 < len(set(vals)) <= MAX_LINK_VALUES:
+                out.update((etype, v) for v in vals)
+    for etype, v in list(out):
+        if etype == "mailbox" and "@" in v:
+            out.add(("user", v.split("@", 1)[0]))
+    return {(t, v.lower()) if t in ("user", "mailbox") else (t, v) for t, v in out}
+
+
+def _build(key: tuple[str, str] | None, group: list[Finding], victim: list[bool],
+           entities: list[str] | None = None) -> Incident:
     assert key is not None
     etype, entity = key
     order = sorted(range(len(group)), key=lambda i: (_start(group[i]), group[i].detector))
@@ -163,7 +245,7 @@ def _build(key: tuple[str, str] | None, group: list[Finding], victim: list[bool]
 
     best: dict[str, float] = {}
     agreeing: set[str] = set()
-    attack: dict[str, None] = {}
+    attack: dict[str, None] = {}  # first use order; re-ordered by tactic below
     related: dict[str, dict[str, None]] = {}
     for f in group:
         best[f.detector] = max(best.get(f.detector, 0.0), f.score)
@@ -190,6 +272,9 @@ def _build(key: tuple[str, str] | None, group: list[Finding], victim: list[bool]
     end = max(_end(f) for f in group)
     score = combined_score(list(best.values()))
     title = _title(group, etype, entity, role)
+    order = {t: i for i, t in enumerate(attack)}
+    techniques = sorted(attack, key=lambda t: (tactic_rank(t), order[t]))
+    tactics = list(dict.fromkeys(tn for tn in (technique(t).tactic_name for t in techniques) if tn))
     return Incident(
         id=inc_id,
         entity_type=etype,
@@ -199,10 +284,12 @@ def _build(key: tuple[str, str] | None, group: list[Finding], victim: list[bool]
         score=score,
         severity=_SEVERITIES[sev_rank],
         detectors=list(best),
-        attack=list(attack),
+        attack=techniques,
         finding_ids=ids,
         title=title,
-        summary=_summary(group, entity, role, start, end, len(agreeing) if bumped else 0),
+        tactics=tactics,
+        entities=entities or [f"{etype}:{entity}"],
+        summary=_summary(group, entity, role, start, end, len(agreeing) if bumped else 0, entities or [], tactics),
         role=role,
         related={k: list(v) for k, v in related.items() if v},
         evidence_count=sum(max(f.evidence_count, len(f.evidence)) for f in group),
@@ -278,7 +365,8 @@ def duration_text(seconds: float) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
-def _summary(group: list[Finding], entity: str, role: str, start: float, end: float, agreeing: int) -> list[str]:
+def _summary(group: list[Finding], entity: str, role: str, start: float, end: float, agreeing: int,
+             entities: list[str], tactics: list[str]) -> list[str]:
     dets = list(dict.fromkeys(f.detector for f in group))
     lead = (
         f"{len(group)} finding{'s' if len(group) != 1 else ''} from {len(dets)} detector{'s' if len(dets) != 1 else ''} "
@@ -289,6 +377,11 @@ def _summary(group: list[Finding], entity: str, role: str, start: float, end: fl
         out.append(f"{entity} is the target: the findings name the sources that acted on it.")
     elif role == "mixed":
         out.append(f"{entity} is both a source of activity and a target in these findings.")
+    if len(entities) > 1:
+        out.append(f"Joined across {len(entities)} linked entities: {_join(entities[:6])}"
+                   + (f" and {len(entities) - 6} more" if len(entities) > 6 else "") + ".")
+    if len(tactics) > 1:
+        out.append("Kill chain: " + " → ".join(tactics) + ".")
     if agreeing:
         out.append(f"Severity raised one level: {agreeing} independent detectors agree.")
     ranked = sorted(group, key=lambda f: -f.score)

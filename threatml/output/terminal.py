@@ -137,6 +137,13 @@ def print_summary(console: Console, summary: dict) -> None:
     table.add_row("findings", f"{int(summary.get('findings', 0)):,}" + (f" ({det_text})" if det_text else ""))
     if "incidents" in summary:
         table.add_row("incidents", f"{int(summary['incidents']):,}")
+    if summary.get("suppressed"):
+        rules = ", ".join(f"rule {k}: {v}" for k, v in (summary.get("suppressed_by_rule") or {}).items())
+        table.add_row("suppressed", f"{int(summary['suppressed']):,} findings ({rules})")
+    if summary.get("below_budget"):
+        table.add_row("below budget", ", ".join(f"{_short(k)} {v:,}" for k, v in summary["below_budget"].items()))
+    for name, res in (summary.get("hunts") or {}).items():
+        table.add_row("hunt", Text(f"{name}: {res if isinstance(res, str) else f'{res:,} rows'}"))
     elapsed = summary.get("elapsed_s")
     if elapsed is not None:
         rate = summary.get("records_per_s")

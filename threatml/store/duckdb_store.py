@@ -45,7 +45,7 @@ from threatml.errors import ThreatMLError
 from threatml.findings.incidents import Incident
 from threatml.findings.schema import SEVERITY_RANK, Finding
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _DDL = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -68,6 +68,25 @@ _DDL = [
     """CREATE TABLE IF NOT EXISTS incident_findings (
         scan_id BIGINT NOT NULL, incident_id VARCHAR NOT NULL, finding_id VARCHAR NOT NULL,
         PRIMARY KEY (scan_id, incident_id, finding_id))""",
+]
+
+# schema version 2: incidents across domains, analyst feedback, suppressions and saved hunts
+_DDL_V2 = [
+    "ALTER TABLE incidents ADD COLUMN IF NOT EXISTS tactics VARCHAR[]",
+    "ALTER TABLE incidents ADD COLUMN IF NOT EXISTS entities VARCHAR[]",
+    # one verdict per finding id (the latest wins); finding ids are stable across scans
+    """CREATE TABLE IF NOT EXISTS feedback (
+        finding_id VARCHAR PRIMARY KEY, verdict VARCHAR NOT NULL, comment VARCHAR, analyst VARCHAR,
+        detector VARCHAR, entity_type VARCHAR, entity VARCHAR, title VARCHAR, score DOUBLE, marked TIMESTAMP)""",
+    "CREATE SEQUENCE IF NOT EXISTS suppression_ids START 1",
+    """CREATE TABLE IF NOT EXISTS suppressions (
+        id BIGINT PRIMARY KEY, detector VARCHAR, entity_type VARCHAR, entity VARCHAR, title_like VARCHAR,
+        reason VARCHAR, created TIMESTAMP, expires TIMESTAMP, from_finding VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS hunts (
+        name VARCHAR PRIMARY KEY, sql VARCHAR NOT NULL, description VARCHAR, created TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS hunt_results (
+        scan_id BIGINT NOT NULL, name VARCHAR NOT NULL, ran TIMESTAMP, row_count BIGINT,
+        columns VARCHAR[], rows JSON, error VARCHAR, PRIMARY KEY (scan_id, name))""",
 ]
 
 # statement types query() runs; anything else (INSERT, DROP, ATTACH, COPY, ...) is refused
@@ -136,12 +155,25 @@ class Store:
                 f"({SCHEMA_VERSION}); upgrade ThreatML")
         if found < 1:
             raise ThreatMLError(f"{self.path}: ThreatML store without a valid schema_version")
-        # future migrations go here: if found < 2: ... ; then update meta
+        if found < 2 and not read_only:
+            self._migrate(_DDL_V2, 2)
+        # future migrations go here: if found < 3: ...
+
+    def _migrate(self, ddl: list[str], version: int) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for stmt in ddl:
+                self.con.execute(stmt)
+            self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(version)])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
 
     def _create(self) -> None:
         self.con.execute("BEGIN TRANSACTION")
         try:
-            for ddl in _DDL:
+            for ddl in _DDL + _DDL_V2:
                 self.con.execute(ddl)
             self.con.executemany(
                 "INSERT INTO meta VALUES (?, ?)",
@@ -239,6 +271,8 @@ class Store:
             "role": [i.role for _, i in ranked],
             "related": [_dumps(i.related) for _, i in ranked],
             "evidence_count": pa.array([i.evidence_count for _, i in ranked], pa.int64()),
+            "tactics": pa.array([i.tactics for _, i in ranked], _STR_LIST),
+            "entities": pa.array([i.entities for _, i in ranked], _STR_LIST),
         })
         links = [(i.id, fid) for _, i in ranked for fid in dict.fromkeys(i.finding_ids)]
         link_table = pa.table({
@@ -330,13 +364,14 @@ class Store:
         where, args = ("WHERE scan_id = ?", [scan_id]) if scan_id is not None else ("", [])
         tbl = self.con.sql(
             f"""SELECT id, entity_type, entity, start_epoch, end_epoch, score, severity, detectors, attack,
-                       finding_ids, title, summary, role, related::VARCHAR AS related, evidence_count
+                       finding_ids, title, summary, role, related::VARCHAR AS related, evidence_count,
+                       tactics, entities
                 FROM incidents {where} ORDER BY scan_id, rank""", params=args).to_arrow_table()
         out = []
         for r in tbl.to_pylist():
             r["start"], r["end"] = _num(r.pop("start_epoch")), _num(r.pop("end_epoch"))
             r["related"] = json.loads(r["related"]) if r["related"] else {}
-            for k in ("detectors", "attack", "finding_ids", "summary"):
+            for k in ("detectors", "attack", "finding_ids", "summary", "tactics", "entities"):
                 r[k] = r[k] or []
             out.append(Incident(**r))
         return out
