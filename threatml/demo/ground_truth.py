@@ -1,7 +1,8 @@
 """Score a scan of the demo network against its injected attacks.
 
 An injected attack counts as found when an incident is about one of its
-addresses (the attacker, or the victim for a flood) and overlaps its time span.
+addresses (the attacker, or the victim for a flood; as the incident's entity or
+one of the entities it joined across domains) and overlaps its time span.
 The remaining incidents are what an analyst would see besides the attacks.
 """
 
@@ -30,7 +31,7 @@ def match_ground_truth(scenario: DemoScenario, incidents: list[Incident]) -> lis
             (
                 inc
                 for inc in incidents
-                if inc.entity in addrs and inc.start <= attack.end + 60 and inc.end >= attack.start - 60
+                if ({inc.entity} | {e.split(":", 1)[-1] for e in inc.entities}) & addrs and inc.start <= attack.end + 60 and inc.end >= attack.start - 60
             ),
             None,
         )
