@@ -348,3 +348,26 @@ def test_default_size_generates_hundreds_of_thousands_of_flows_in_bounded_memory
 def _addresses_of(out_dir: Path, name: str) -> set[str]:
     _, dns = read_zeek(out_dir / "dns.log")
     return {ip for ans in dns.loc[dns["query"] == name, "answers"] for ip in ans.split(",")}
+
+
+def test_story_writes_mail_and_auth_log_in_step_with_the_network(tmp_path):
+    import email
+    from email import policy
+
+    from threatml.demo.network import BRUTEFORCE_IP, generate, load_ground_truth
+    from threatml.demo.story import PHISH_DOMAIN, VICTIM_MAILBOX, VICTIM_USER, add_story
+
+    sc = generate(tmp_path, hours=2.0, hosts=14, seed=5)
+    paths, added = add_story(sc, seed=5)
+    mail_dir, auth_log = paths
+    msgs = [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(mail_dir.glob("*.eml"))]
+    phish = [m for m in msgs if PHISH_DOMAIN in m["From"]]
+    assert len(msgs) == 49 and len(phish) == 1 and phish[0]["To"] == VICTIM_MAILBOX
+    assert "dmarc=fail" in phish[0]["Authentication-Results"]
+    brute = next(a for a in sc.attacks if a.kind == "bruteforce")
+    assert phish[0]["Date"].datetime.timestamp() == pytest.approx(brute.start - 5400)
+    text = auth_log.read_text()
+    assert text.count(f"from {BRUTEFORCE_IP}") >= len(brute.uids)
+    assert f"Accepted password for {VICTIM_USER} from {BRUTEFORCE_IP}" in text
+    assert [a.kind for a in load_ground_truth(sc.ground_truth)][-2:] == ["phishing", "account-compromise"]
+    assert [a.kind for a in added] == ["phishing", "account-compromise"]

@@ -275,19 +275,23 @@ def demo(
     store: StoreOpt = Path("threatml-demo/threatml.duckdb"),
     report: Annotated[Path, typer.Option("--report", help="HTML report path.")] = Path("threatml-demo/report.html"),
 ) -> None:
-    """Simulate a small network with injected attacks, scan it and show what was found."""
+    """Simulate a small office (network, mail, SSH jump host) with injected attacks, scan it and show what was found."""
     from threatml.demo.ground_truth import match_ground_truth
-    from threatml.demo.network import generate
+    from threatml.demo.network import PUBLIC_DOMAIN, generate
+    from threatml.demo.story import add_story
+    from threatml.detectors.registry import ScanOptions
 
     with _busy("generating a synthetic network"):
         scenario = generate(out_dir, hours=hours, hosts=hosts, seed=seed)
+        story_paths, _ = add_story(scenario, seed=seed)
     out_console.print(
-        f"Simulated {hours:g} h of traffic from {hosts} hosts with {len(scenario.attacks)} injected attacks in {out_dir}/"
+        f"Simulated {hours:g} h of traffic from {hosts} hosts, a mail folder and an SSH jump host's auth.log, "
+        f"with {len(scenario.attacks)} injected attacks, in {out_dir}/"
     )
     if store.exists():
         store.unlink()  # the demo store describes this run only
     _, incidents = run_scan(
-        [str(p) for p in scenario.log_paths],
+        [str(p) for p in scenario.log_paths + story_paths],
         store=store,
         out=None,
         fmt=OutFormat.ecs,
@@ -298,6 +302,7 @@ def demo(
         pcap_engine=PcapEngine.auto,
         limit=20,
         command="demo",
+        options=ScanOptions(protected_domains=(PUBLIC_DOMAIN,)),
     )
     found = match_ground_truth(scenario, incidents)
     table = Table(title="Injected attacks")

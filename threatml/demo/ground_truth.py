@@ -12,11 +12,16 @@ from threatml.demo.network import DemoScenario, InjectedAttack
 from threatml.findings.incidents import Incident
 
 
+#: attacks whose findings are (also) about the target: a flood's victim, a phishing mail's
+#: recipient, the account an attacker logged on with
+_VICTIM_KINDS = {"ddos", "phishing", "account-compromise"}
+
+
 def _addresses(a: InjectedAttack) -> set[str]:
     addrs = {a.attacker, *a.attackers}
-    if a.kind == "ddos":  # the flood is reported against its victim
+    if a.kind in _VICTIM_KINDS:  # reported about whom it targets
         addrs |= {a.victim, *a.victims}
-    return {x for x in addrs if x}
+    return {x.lower() for x in addrs if x}
 
 
 def match_ground_truth(scenario: DemoScenario, incidents: list[Incident]) -> list[tuple[InjectedAttack, Incident | None]]:
@@ -31,7 +36,7 @@ def match_ground_truth(scenario: DemoScenario, incidents: list[Incident]) -> lis
             (
                 inc
                 for inc in incidents
-                if ({inc.entity} | {e.split(":", 1)[-1] for e in inc.entities}) & addrs and inc.start <= attack.end + 60 and inc.end >= attack.start - 60
+                if ({inc.entity.lower()} | {e.split(":", 1)[-1].lower() for e in inc.entities}) & addrs and inc.start <= attack.end + 60 and inc.end >= attack.start - 60
             ),
             None,
         )
