@@ -150,3 +150,32 @@ def test_triage_cli_end_to_end(tmp_path):
     rows = [json.loads(x) for x in res.output.splitlines() if x.startswith("{")]
     assert res.exit_code == 0 and rows  # the dismissed finding adds no risk:
     assert not any(r["entity"] == target.entity and target.detector in r["detectors"] for r in rows)
+
+
+def test_export_confirmed_incident_as_stix_and_misp(tmp_path):
+    import stix2
+
+    from threatml.findings.incidents import group_incidents
+
+    path = tmp_path / "s.duckdb"
+    f = Finding.make(detector="web.url", detector_version="1", title="Phishing URL visited", start=T0, end=T0 + 5,
+                     entity="10.0.0.4", score=0.9, attack=["T1566.002"],
+                     related={"domain": ["login-verify.example"], "url": ["http://login-verify.example/owa"]})
+    with Store(path) as st:
+        sid = st.begin_scan(["x"], "scan")
+        st.add_findings(sid, [f])
+        st.add_incidents(sid, group_incidents([f]))
+        st.finish_scan(sid, {})
+    with pytest.raises(ThreatMLError, match="no confirmed incidents"):
+        run("export", "stix", "--confirmed", "--store", path, "-o", tmp_path / "x")
+    assert run("triage", "mark", f.id, "-v", "tp", "--store", path).exit_code == 0
+    for fmt in ("stix", "misp"):
+        assert run("export", fmt, "--confirmed", "--store", path, "-o", tmp_path / "x").exit_code == 0
+    (stix_file,) = (tmp_path / "x").glob("*.stix.json")
+    bundle = stix2.parse(stix_file.read_text(), allow_custom=False)
+    patterns = {o.pattern for o in bundle.objects if o.type == "indicator"}
+    assert "[domain-name:value = 'login-verify.example']" in patterns
+    assert any(o.type == "sighting" for o in bundle.objects)
+    (misp_file,) = (tmp_path / "x").glob("*.misp.json")
+    event = json.loads(misp_file.read_text())["Event"]
+    assert {"domain", "url"} <= {a["type"] for a in event["Attribute"]}

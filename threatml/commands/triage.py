@@ -198,3 +198,54 @@ def risk_cmd(
         table.add_row(r.entity, r.entity_type, f"{r.risk:.1f}", "yes" if r.alert else "", str(r.findings),
                       ", ".join(r.detectors))
     out_console.print(table)
+
+
+class ExportFormat(str, __import__("enum").Enum):
+    stix = "stix"
+    misp = "misp"
+
+
+@app.command("export")
+def export_cmd(
+    fmt: Annotated[ExportFormat, typer.Argument(help="stix (STIX 2.1 bundle with indicators and sightings) or misp (MISP event JSON).")],
+    incident: Annotated[Optional[list[str]], typer.Option("--incident", help="Incident id or unique prefix (repeatable).")] = None,
+    confirmed: Annotated[bool, typer.Option("--confirmed", help="Every incident with a finding marked tp.")] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: one JSON file per incident.")] = Path("threatml-export"),
+    store: StoreOpt = Path("threatml.duckdb"),
+) -> None:
+    """Export incidents as threat intelligence: STIX 2.1 (indicators + sightings) or a MISP event."""
+    from threatml.intel.export import to_misp_event, to_stix_bundle
+    from threatml.triage.feedback import verdicts
+
+    if not incident and not confirmed:
+        raise ThreatMLError("name incidents with --incident ID, or export every --confirmed one")
+    with _open(store) as st:
+        rows = st.con.execute("SELECT scan_id, id FROM incidents ORDER BY scan_id DESC").fetchall()
+        if confirmed:
+            tps = {fid for fid, v in verdicts(st).items() if v == "tp"}
+            linked = st.con.execute("SELECT scan_id, incident_id, finding_id FROM incident_findings").fetchall()
+            chosen = list(dict.fromkeys((s, i) for s, i, f in linked if f in tps))
+            chosen.sort(key=lambda x: -x[0])
+            latest: dict[str, int] = {}
+            for s, i in chosen:
+                latest.setdefault(i, s)  # the newest scan's copy of each incident
+            picks = [(s, i) for i, s in latest.items()]
+        else:
+            picks = []
+            for ref in incident or []:
+                hits = list(dict.fromkeys(i for _, i in rows if i.startswith(ref.strip().lower())))
+                if len(hits) != 1:
+                    raise ThreatMLError(f"incident {ref!r}: " + ("no such incident" if not hits else
+                                                                 f"ambiguous ({', '.join(hits[:5])})"))
+                picks.append(next((s, i) for s, i in rows if i == hits[0]))
+        if not picks:
+            raise ThreatMLError("no confirmed incidents: mark findings with `threatml triage mark ID -v tp` first")
+        out.mkdir(parents=True, exist_ok=True)
+        for scan_id, inc_id in picks:
+            inc = next(x for x in st.incidents(scan_id) if x.id == inc_id)
+            members = set(inc.finding_ids)
+            findings = [f for f in st.findings(scan_id) if f.id in members]
+            doc = (to_stix_bundle if fmt == ExportFormat.stix else to_misp_event)(findings, inc.id, inc.title)
+            path = out / f"incident-{inc.id}.{fmt.value}.json"
+            path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+            out_console.print(f"{path}: {inc.title} ({len(findings)} findings)")
