@@ -89,6 +89,8 @@ _ACTIVITY: dict[str, str] = {
     "T1098": "account manipulation",
     "T1531": "account removal",
     "T1204": "malicious file",
+    "T1204.001": "malicious link",
+    "T1204.002": "malicious file",
     "T1027": "packed or obfuscated file",
     "T1055": "process injection",
     "T1059": "suspicious commands",
