@@ -17,6 +17,10 @@ from threatml.readers.base import Reader, read_head
 # dependency of one reader cannot break the others.
 _REGISTRY: list[str] = [
     "threatml.readers.pcap:PcapReader",
+    # binary formats recognised by magic bytes go before the text sniffers, which
+    # would otherwise spend time decoding executables as CSV
+    "threatml.readers.files:FileReader",
+    "threatml.readers.evtx:EvtxReader",
     "threatml.readers.zeek:ZeekReader",
     "threatml.readers.suricata:SuricataReader",
     "threatml.readers.argus:ArgusReader",
@@ -24,12 +28,9 @@ _REGISTRY: list[str] = [
     "threatml.readers.cicflowmeter:CICFlowMeterReader",
     "threatml.readers.unsw:UNSWReader",
     "threatml.readers.kdd:KDDReader",
-    # ---- files (PE, ELF, archives, feature exports) ----
-    "threatml.readers.files:FileReader",
     # ---- mail ----
     "threatml.readers.email:EmailReader",
     # ---- identity (auth.log, EVTX, Winlogbeat JSON, LANL, CERT) ----
-    "threatml.readers.evtx:EvtxReader",
     "threatml.readers.authlog:AuthLogReader",
     "threatml.readers.winlog_json:WinlogJsonReader",
     "threatml.readers.lanl:LanlAuthReader",
