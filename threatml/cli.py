@@ -236,6 +236,7 @@ def scan(
     protected_domain: Annotated[Optional[list[str]], typer.Option("--protected-domain", help="Your own mail/web domain (repeatable); lookalikes of it are flagged.")] = None,
     session_regex: Annotated[Optional[str], typer.Option("--session-regex", help="Regex whose first group keys text-log sessions, e.g. '(blk_-?\\d+)'.")] = None,
     window: Annotated[Optional[str], typer.Option("--window", help="Time window for text-log anomaly counts, e.g. 5m, 1h.")] = None,
+    log_model: Annotated[Optional[str], typer.Option("--log-model", help="Log model folder or name from `threatml train log`.")] = None,
     budget: Annotated[Optional[Path], typer.Option("--budget", help="Alert budget file from `threatml budget`: per-detector score thresholds.")] = None,
 ) -> None:
     """Scan network captures and logs, mail, files, auth and system logs; rank, explain and store incidents."""
@@ -262,6 +263,7 @@ def scan(
             protected_domains=tuple(protected_domain or ()),
             session_regex=session_regex,
             window=window,
+            log_model=log_model,
         ),
     )
 

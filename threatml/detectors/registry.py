@@ -38,6 +38,7 @@ class ScanOptions:
     protected_domains: tuple[str, ...] = ()
     session_regex: str | None = None
     window: str | None = None
+    log_model: str | Path | None = None
     store: Path | None = None
     #: what loading feeds and rules skipped (file and reason) goes here
     load_report: ReadReport = field(default_factory=ReadReport)

@@ -1,7 +1,12 @@
-"""Detectors of the logs domain (work in progress: nothing registered yet)."""
+"""Detectors of the logs domain: template mining and session/window anomalies over ``log`` events."""
 
 from __future__ import annotations
 
 
 def detectors(opts) -> list:
-    return []
+    """Cheap to build: the miner starts empty and a trained model loads on the first log batch."""
+    from threatml.detectors.logs.anomaly import LogAnomalyDetector
+
+    # ScanOptions has no log-model field yet; ``log_model`` is read when the lead adds it
+    return [LogAnomalyDetector(session_regex=opts.session_regex, window=opts.window,
+                               model=getattr(opts, "log_model", None))]
