@@ -7,6 +7,4 @@ def detectors(opts) -> list:
     """Cheap to build: the miner starts empty and a trained model loads on the first log batch."""
     from threatml.detectors.logs.anomaly import LogAnomalyDetector
 
-    # ScanOptions has no log-model field yet; ``log_model`` is read when the lead adds it
-    return [LogAnomalyDetector(session_regex=opts.session_regex, window=opts.window,
-                               model=getattr(opts, "log_model", None))]
+    return [LogAnomalyDetector(session_regex=opts.session_regex, window=opts.window, model=opts.log_model)]
