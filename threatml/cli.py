@@ -230,7 +230,7 @@ def scan(
     pcap_engine: Annotated[PcapEngine, typer.Option("--pcap-engine", help="fast (vectorised) or nfstream (nDPI application names).")] = PcapEngine.auto,
     limit: Annotated[int, typer.Option("--limit", help="Incidents to show in the terminal.")] = 20,
     internal_net: Annotated[Optional[list[str]], typer.Option("--internal-net", help="CIDR of your own network besides the private ranges (repeatable), e.g. 198.51.100.0/24.")] = None,
-    intel: Annotated[Optional[list[str]], typer.Option("--intel", help="Indicator feed file or folder (repeatable): plain lists, CSV (abuse.ch exports too), IPsum, STIX 2.1, MISP.")] = None,
+    intel: Annotated[Optional[list[str]], typer.Option("--intel", help="Indicator feed file, folder (MISP feed folders too) or TAXII 2.1 collection URL taxii+https://HOST/API-ROOT/collections/ID/ (credentials from THREATML_TAXII_USER / THREATML_TAXII_PASSWORD); repeatable. Plain lists, CSV (abuse.ch), IPsum, STIX 2.1, MISP.")] = None,
     yara: Annotated[Optional[list[str]], typer.Option("--yara", help="YARA rule file or folder (repeatable), applied to scanned files.")] = None,
     sigma: Annotated[Optional[list[str]], typer.Option("--sigma", help="Sigma rule file or folder (repeatable), applied to auth, process and log events.")] = None,
     protected_domain: Annotated[Optional[list[str]], typer.Option("--protected-domain", help="Your own mail/web domain (repeatable); lookalikes of it are flagged.")] = None,

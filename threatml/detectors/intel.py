@@ -11,6 +11,15 @@ http      ``url.domain`` (domain or address), ``url.original`` (URL; joined
           with the host when it is only a path), entity = ``source.ip``
 tls       ``tls.client.server_name`` (domain), ``tls.client.ja3`` (MD5
           fingerprints, e.g. abuse.ch SSLBL), entity = ``source.ip``
+auth      ``source.ip`` (logon from a listed address), entity = the user
+          (``user.name``; else ``host.name``)
+process   ``process.hash.sha256``, ``destination.ip``, entity = ``host.name``
+file      ``file.hash.md5`` / ``sha1`` / ``sha256``, entity = the file
+email     ``email.from.address``, ``email.reply_to.address``,
+          ``email.return_path`` (addresses) and the URLs of ``email.urls`` /
+          ``url.original`` (whitespace/comma separated; URL and its host),
+          entity = the first recipient mailbox
+activity  ``url.original`` (URL and its host), entity = ``user.name``
 ========  ==============================================================
 
 One incident per (entity, indicator): evidence = event ids, score = the
@@ -23,18 +32,20 @@ only from the indicator's tags (:data:`TAG_ATTACK`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from threatml.detectors.base import Detector
 from threatml.events import EventBatch
 from threatml.findings import Finding
 from threatml.findings.schema import MAX_EVIDENCE
 from threatml.errors import InputError, ReadReport
-from threatml.intel.indicators import DEFAULT_HALF_LIFE_DAYS, IndicatorSet, decay, load_feeds
-from threatml.intel.matcher import IndicatorMatcher, Matches
+from threatml.intel.indicators import DEFAULT_HALF_LIFE_DAYS, IndicatorSet, as_arrow, decay, load_feeds, split_explode
+from threatml.intel.matcher import Encoded, IndicatorMatcher, Matches, encode, url_hosts
 
 #: indicator tag -> ATT&CK technique (only what a tag really says)
 TAG_ATTACK: dict[str, str] = {
@@ -44,7 +55,25 @@ TAG_ATTACK: dict[str, str] = {
     "exfiltration": "T1041", "tor": "T1090.003", "proxy": "T1090", "miner": "T1496", "cryptomining": "T1496",
 }
 
+#: indicator type -> ``related`` key carrying its value
+_INDICATOR_RELATED = {"domain": "domain", "url": "url", "sha256": "file.sha256", "sha1": "file.sha1",
+                      "md5": "file.md5", "email": "sender"}
 _MAX_VALUES = 20  # distinct matched values / peers kept per incident
+_ATTACK_ID = re.compile(r"\bt(\d{4}(?:\.\d{3})?)\b")  # ATT&CK ids inside tags (MISP galaxies, STIX labels)
+
+#: per kind, frame columns named in ``related`` (key -> column; comma-separated values split)
+RELATED_FIELDS: dict[str, dict[str, str]] = {
+    "auth": {"user": "user.name", "host": "host.name", "source.ip": "source.ip"},
+    "process": {"host": "host.name", "user": "user.name", "file.sha256": "process.hash.sha256",
+                "process.executable": "process.executable"},
+    "file": {"file.path": "file.path", "file.sha256": "file.hash.sha256"},
+    "email": {"mailbox": "email.to.address", "sender": "email.from.address"},
+    "activity": {"user": "user.name", "host": "host.name"},
+}
+_CASELESS_RELATED = {"mailbox", "sender", "file.sha256", "file.sha1", "file.md5"}
+#: what the first explanation sentence says the entity did, per kind
+_VERB = {"auth": "logged on from", "process": "ran or contacted", "file": "has", "email": "received mail with",
+         "activity": "visited"}
 
 
 def _capped_lists(hits: pd.DataFrame, keys: list[str], col: str, cap: int) -> list[list]:
@@ -64,6 +93,8 @@ class _Incident:
     start: float
     end: float
     seen: float  # latest event time, for idling out
+    kind: str = "flow"
+    related: dict[str, set] = field(default_factory=dict)
     fields: set[str] = field(default_factory=set)
     values: set[str] = field(default_factory=set)
     peers: set[str] = field(default_factory=set)
@@ -89,8 +120,8 @@ class IntelDetector(Detector):
     """
 
     name = "intel.ioc"
-    version = "1"
-    kinds = frozenset({"flow", "dns", "http", "tls", "alert"})
+    version = "2"  # 2: every event kind, entity types, join keys in related
+    kinds = frozenset({"flow", "dns", "http", "tls", "alert", "auth", "process", "file", "email", "activity"})
 
     def __init__(self, indicators: IndicatorSet, half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
                  min_score: float = 0.0, idle_timeout: float = 3600.0, max_open: int = 100_000,
@@ -107,7 +138,7 @@ class IntelDetector(Detector):
         f = indicators.frame
         self._conf = f["confidence"].to_numpy(dtype=float)
         self._first = f["first_seen"].to_numpy(dtype=float)
-        self._open: dict[tuple[str, int], _Incident] = {}
+        self._open: dict[tuple[str, str, int], _Incident] = {}
         self._ready: list[Finding] = []  # closed early by the max_open bound
         self._clock = -np.inf
 
@@ -119,7 +150,7 @@ class IntelDetector(Detector):
             return []
         hits = self._hits(batch.kind, frame)
         if len(hits):
-            self._absorb(hits, frame, batch.source)
+            self._absorb(hits, frame, batch.source, batch.kind)
         ts = frame["@timestamp"].to_numpy(dtype=float)
         if np.isfinite(ts).any():
             self._clock = max(self._clock, float(np.nanmax(ts)))
@@ -131,21 +162,49 @@ class IntelDetector(Detector):
     # ------------------------------------------------------------------ matching
 
     def _hits(self, kind: str, frame: pd.DataFrame) -> pd.DataFrame:
-        """All (row, indicator, field, entity, peer, inbound) hits of one batch."""
+        """All (row, indicator, field, value, entity, etype, peer, inbound) hits of one batch."""
         m = self.matcher
         parts: list[pd.DataFrame] = []
-        src, dst = frame["source.ip"], frame["destination.ip"]
+        n = len(frame)
+        blank: list[pd.Series] = []
+
+        def col(name: str) -> pd.Series:
+            """A column, or "" everywhere when this source does not have it (built once per batch)."""
+            if name in frame.columns:
+                return frame[name]
+            if not blank:
+                blank.append(pd.Series(np.full(n, "", dtype=object), dtype="str"))
+            return blank[0]
 
         def add(matches: Matches, fld: str, values: pd.Series, entity: pd.Series, peer: pd.Series,
-                inbound: bool = False, rows: np.ndarray | None = None) -> None:
+                inbound: bool = False, rows: np.ndarray | None = None, etype: str = "host") -> None:
             """``values`` is the matched column; ``rows`` maps its positions to frame rows."""
             if not len(matches):
                 return
             r = matches.rows if rows is None else rows[matches.rows]
+            # take() the few hit rows: converting whole columns to Python objects costs more than matching
             parts.append(pd.DataFrame({
-                "row": r, "ind": matches.indicators, "field": fld, "value": values.to_numpy()[matches.rows],
-                "entity": entity.to_numpy()[r], "peer": peer.to_numpy()[r], "inbound": inbound}))
+                "row": r, "ind": matches.indicators, "field": fld, "value": values.take(matches.rows).to_numpy(),
+                "entity": entity.take(r).to_numpy(), "etype": etype, "peer": peer.take(r).to_numpy(),
+                "inbound": inbound}))
 
+        def add_urls(fld: str, urls: pd.Series, entity: pd.Series, etype: str) -> None:
+            """A column of URL lists (whitespace or comma separated): URLs, then their hosts."""
+            if not (urls != "").any():
+                return
+            if pc.any(pc.match_substring_regex(pc.fill_null(as_arrow(urls), ""), r"[\s,]")).as_py():
+                rows, vals = split_explode(urls, r"[\s,]+", regex=True)
+            else:  # one URL per event (web activity): no need to split
+                rows, vals = np.arange(len(urls)), urls.reset_index(drop=True)
+            enc = encode(vals)  # URLs repeat: their hosts are found once per distinct URL
+            hosts = url_hosts(enc.uniq)
+            add(m.match_urls(enc, hosts=hosts), fld, vals, entity, vals, rows=rows, etype=etype)
+            if m._domains is not None or m.has_ip:
+                host_col = Encoded(enc.codes, hosts)
+                add(m.match_domains(host_col), fld, vals, entity, vals, rows=rows, etype=etype)
+                add(m.match_ips(host_col), fld, vals, entity, vals, rows=rows, etype=etype)
+
+        src, dst = col("source.ip"), col("destination.ip")
         if kind in ("flow", "alert"):
             add(m.match_ips(dst), "destination.ip", dst, src, dst)
             # inbound from a listed address: the listed address is the entity (the attacker)
@@ -154,40 +213,82 @@ class IntelDetector(Detector):
             q = frame["dns.question.name"]
             add(m.match_domains(q), "dns.question.name", q, src, q)
             ans = frame["dns.answers"]
-            has = (ans != "").to_numpy()
-            if has.any():
-                exploded = ans[has].str.split(",").explode().str.strip()
-                rows = exploded.index.to_numpy()  # frame has a RangeIndex (EventBatch.of conforms it)
-                vals = exploded.reset_index(drop=True)
-                add(m.match_ips(vals), "dns.answers", vals, src, q, rows=rows)
-                add(m.match_domains(vals), "dns.answers", vals, src, q, rows=rows)
+            if (ans != "").any():
+                if pc.any(pc.match_substring(pc.fill_null(as_arrow(ans), ""), ",")).as_py():
+                    rows, vals = split_explode(ans, ",")
+                else:  # one answer per event: no need to split
+                    rows, vals = np.arange(len(ans)), ans.str.strip().reset_index(drop=True)
+                enc = encode(vals)
+                add(m.match_ips(enc), "dns.answers", vals, src, q, rows=rows)
+                add(m.match_domains(enc), "dns.answers", vals, src, q, rows=rows)
         elif kind == "http":
             host = frame["url.domain"]
-            add(m.match_domains(host), "url.domain", host, src, dst)
-            add(m.match_ips(host), "url.domain", host, src, dst)
+            enc = encode(host)
+            add(m.match_domains(enc), "url.domain", host, src, dst)
+            add(m.match_ips(enc), "url.domain", host, src, dst)
             add(m.match_ips(dst), "destination.ip", dst, src, dst)
-            orig = frame["url.original"]
-            path_only = orig.str.startswith("/").to_numpy(dtype=bool)
-            full = orig.where(~path_only, "http://" + host + orig)
-            full = full.where(host.ne("").to_numpy() | ~path_only, "")
-            add(m.match_urls(full), "url.original", full, src, dst)
+            if m._urls is not None:
+                # a request target that is only a path can match only if its Host is the host of
+                # some URL indicator: build and normalise full URLs for those rows alone
+                orig = frame["url.original"]
+                path_only = orig.str.startswith("/").to_numpy(dtype=bool)
+                low = pc.utf8_rtrim(pc.utf8_lower(as_arrow(host)), characters=".")
+                listed_host = pc.is_in(low, value_set=m._url_hosts).to_numpy(zero_copy_only=False)
+                idx = np.flatnonzero((~path_only | listed_host) & (orig != "").to_numpy(dtype=bool))
+                if len(idx):
+                    sub, sub_host = orig.take(idx).reset_index(drop=True), host.take(idx).reset_index(drop=True)
+                    full = sub.where(~path_only[idx], "http://" + sub_host + sub)
+                    add(m.match_urls(full), "url.original", full, src, dst, rows=idx)
         elif kind == "tls":
             sni = frame["tls.client.server_name"]
             add(m.match_domains(sni), "tls.client.server_name", sni, src, dst)
             ja3 = frame["tls.client.ja3"]
             add(m.match_hashes(ja3), "tls.client.ja3", ja3, src, dst)
             add(m.match_ips(dst), "destination.ip", dst, src, dst)
+        elif kind == "auth":
+            user, host = col("user.name"), col("host.name")
+            who = user.where(user != "", host)
+            etype = "user"
+            add(m.match_ips(src), "source.ip", src, who, src, inbound=True, etype=etype)
+        elif kind == "process":
+            host = col("host.name")
+            who = host.where(host != "", src)
+            sha = col("process.hash.sha256")
+            add(m.match_hashes(sha), "process.hash.sha256", sha, who, col("process.executable"))
+            add(m.match_ips(dst), "destination.ip", dst, who, dst)
+        elif kind == "file":
+            sha, path = col("file.hash.sha256"), col("file.path")
+            who = sha.where(sha != "", path.where(path != "", col("event.id")))
+            for name in ("file.hash.md5", "file.hash.sha1", "file.hash.sha256"):
+                h = col(name)
+                add(m.match_hashes(h), name, h, who, path, etype="file")
+        elif kind == "email":
+            to, sender = col("email.to.address"), col("email.from.address")
+            first_to = to.str.replace(r",.*$", "", regex=True).str.strip()
+            who = first_to.where(first_to != "", sender)
+            for name in ("email.from.address", "email.reply_to.address", "email.return_path"):
+                a = col(name)
+                add(m.match_emails(a), name, a, who, sender, etype="mailbox")
+            for name in ("email.urls", "url.original"):
+                if name in frame.columns:
+                    add_urls(name, frame[name], who, "mailbox")
+        elif kind == "activity":
+            add_urls("url.original", col("url.original"), col("user.name"), "user")
         if not parts:
             return pd.DataFrame()
         hits = pd.concat(parts, ignore_index=True)
         return hits[hits["entity"] != ""]
 
-    def _absorb(self, hits: pd.DataFrame, frame: pd.DataFrame, source: str) -> None:
+    def _absorb(self, hits: pd.DataFrame, frame: pd.DataFrame, source: str, kind: str = "flow") -> None:
         """Fold one batch's hits into open incidents: aggregates per (entity, indicator)
         are computed with groupby, leaving one cheap dict update per incident."""
         rows = hits["row"].to_numpy()
         hits = hits.assign(ts=frame["@timestamp"].to_numpy(dtype=float)[rows], eid=frame["event.id"].to_numpy()[rows])
-        keys = ["entity", "ind"]
+        keys = ["etype", "entity", "ind"]
+        rel_fields = {k: c for k, c in RELATED_FIELDS.get(kind, {}).items() if c in frame.columns}
+        for k, c in rel_fields.items():
+            hits[f"rel:{k}"] = frame[c].to_numpy()[rows]
+        rel_lists = {k: _capped_lists(hits, keys, f"rel:{k}", _MAX_VALUES) for k in rel_fields}
         per_event = hits.drop_duplicates(keys + ["row"])
         g = per_event.groupby(keys, sort=False)
         summary = g.agg(lo=("ts", "min"), hi=("ts", "max"), n=("row", "size"), inbound=("inbound", "max"))
@@ -195,15 +296,21 @@ class IntelDetector(Detector):
         values = _capped_lists(hits, keys, "value", _MAX_VALUES)
         peers = _capped_lists(hits, keys, "peer", _MAX_VALUES)
         eids = _capped_lists(per_event, keys, "eid", MAX_EVIDENCE)
-        for (entity, ind), lo, hi, n, inbound, fl, vl, pl, el in zip(
+        for g, ((etype, entity, ind), lo, hi, n, inbound, fl, vl, pl, el) in enumerate(zip(
                 summary.index, summary["lo"].to_numpy(), summary["hi"].to_numpy(), summary["n"].to_numpy(),
-                summary["inbound"].to_numpy(), fields, values, peers, eids):
-            key = (str(entity), int(ind))
+                summary["inbound"].to_numpy(), fields, values, peers, eids)):
+            key = (str(etype), str(entity), int(ind))
             inc = self._open.get(key)
             if inc is None:
                 if len(self._open) >= self.max_open:
                     self._evict_oldest()
-                inc = self._open[key] = _Incident(start=lo, end=hi, seen=hi)
+                inc = self._open[key] = _Incident(start=lo, end=hi, seen=hi, kind=kind)
+            for k, lists in rel_lists.items():
+                bag = inc.related.setdefault(k, set())
+                if len(bag) < _MAX_VALUES:
+                    low = k in _CASELESS_RELATED
+                    bag.update((x.strip().lower() if low else x.strip()) for v in lists[g] for x in str(v).split(",")
+                               if x.strip())
             else:
                 inc.start, inc.end, inc.seen = np.fmin(inc.start, lo), np.fmax(inc.end, hi), np.fmax(inc.seen, hi)
             inc.fields.update(fl)
@@ -239,7 +346,8 @@ class IntelDetector(Detector):
         out = []
         for f in found:
             peers = f.related.get("peers", [])
-            if f.attributes.get("direction") == "inbound" and len(peers) == 1:
+            if (f.attributes.get("direction") == "inbound" and len(peers) == 1
+                    and f.attributes.get("event.kind") in ("flow", "alert")):
                 by_target.setdefault(peers[0], []).append(f)
             else:
                 out.append(f)
@@ -277,8 +385,8 @@ class IntelDetector(Detector):
         if f is not None:
             self._ready.append(f)
 
-    def _finding(self, key: tuple[str, int], inc: _Incident) -> Finding | None:
-        entity, ind = key
+    def _finding(self, key: tuple[str, str, int], inc: _Incident) -> Finding | None:
+        etype, entity, ind = key
         row = self.indicators.frame.iloc[ind]
         at = inc.start if np.isfinite(inc.start) else float("nan")
         conf = float(decay(np.array([self._conf[ind]]), np.array([self._first[ind]]),
@@ -289,9 +397,14 @@ class IntelDetector(Detector):
         if score < self.min_score:
             return None
         tags = [t for t in str(row["tags"]).split(",") if t]
-        attack = sorted({TAG_ATTACK[t] for t in tags if t in TAG_ATTACK})
+        attack = sorted({TAG_ATTACK[t] for t in tags if t in TAG_ATTACK}
+                        | {f"T{m}" for t in tags for m in _ATTACK_ID.findall(t)})
         kind, value = str(row["type"]), str(row["value"])
-        if inc.inbound:
+        if inc.kind in _VERB:
+            title = (f"Logon from listed address {value}" if inc.kind == "auth"
+                     else f"{inc.kind.capitalize()} event matches listed {kind} {value}")
+            first = f"{entity} {_VERB[inc.kind]} {kind} indicator {value} ({inc.count:,} events)."
+        elif inc.inbound:
             title = f"Connections from listed address {value}"
             first = f"{entity} is listed as {kind} indicator {value} and connected in to {', '.join(sorted(inc.peers)[:5])}."
         else:
@@ -309,15 +422,26 @@ class IntelDetector(Detector):
             expl.append(f"Feed note: {row['description']}.")
         start = inc.start if np.isfinite(inc.start) else 0.0
         end = inc.end if np.isfinite(inc.end) else start
+        related = {"indicator": [value], "peers": sorted(inc.peers)[:50], "feeds": str(row["sources"]).split(",")}
+        related.update({k: sorted(v)[:50] for k, v in inc.related.items() if v})
+        rel_key = _INDICATOR_RELATED.get(kind)
+        if kind in ("ipv4", "ipv6", "cidr"):
+            rel_key = "source.ip" if inc.inbound else "destination.ip"
+        if rel_key:  # the indicator's value under the entity key incidents join on
+            related.setdefault(rel_key, [])
+            matched = sorted(inc.values) if kind == "cidr" else [value]
+            related[rel_key] = sorted(set(related[rel_key]) | set(matched[:_MAX_VALUES]))
         return Finding.make(
             detector=self.name, detector_version=self.version, title=title, start=start, end=end,
-            entity=entity, score=score, attack=attack, evidence=inc.evidence, evidence_count=inc.count,
-            explanation=expl,
-            related={"indicator": [value], "peers": sorted(inc.peers)[:50], "feeds": str(row["sources"]).split(",")},
-            source_files=sorted(inc.files),
+            entity_type=etype, entity=entity, score=score, attack=attack, evidence=inc.evidence,
+            evidence_count=inc.count, explanation=expl, related=related, source_files=sorted(inc.files),
             attributes={"indicator.type": kind, "indicator.value": value, "indicator.confidence": float(self._conf[ind]),
-                        "indicator.tags": str(row["tags"]), "direction": "inbound" if inc.inbound else "outbound",
-                        "matched_fields": ",".join(sorted(inc.fields))},
+                        "indicator.tags": str(row["tags"]), "indicator.sources": str(row["sources"]),
+                        "indicator.refs": str(row.get("refs", "")),
+                        "indicator.first_seen": float(self._first[ind]) if np.isfinite(self._first[ind]) else "",
+                        "indicator.description": str(row["description"])[:500],
+                        "direction": "inbound" if inc.inbound else "outbound",
+                        "matched_fields": ",".join(sorted(inc.fields)), "event.kind": inc.kind},
         )
 
 

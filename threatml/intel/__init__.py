@@ -3,7 +3,8 @@
 See ``docs/intel.md``. Typical use::
 
     from threatml.intel import load_feeds, IndicatorMatcher
-    iocs = load_feeds(["feodo.csv", "ipsum.txt"])
+    iocs = load_feeds(["feodo.csv", "ipsum.txt", "bundle.json", "misp-feed/",
+                       "taxii+https://intel.example/api1/collections/ID/"])
     matcher = IndicatorMatcher(iocs)
 """
 
@@ -20,8 +21,12 @@ from threatml.intel.indicators import (
     load_plain,
     normalise_domain,
     normalise_url,
+    normalise_urls,
 )
 from threatml.intel.matcher import IndicatorMatcher, Matches
+from threatml.intel.misp import load_misp, load_misp_feed
+from threatml.intel.stix import load_stix
+from threatml.intel.taxii import load_taxii
 
 __all__ = [
     "DEFAULT_HALF_LIFE_DAYS",
@@ -35,7 +40,12 @@ __all__ = [
     "load_file",
     "load_ipsum",
     "load_loki_filenames",
+    "load_misp",
+    "load_misp_feed",
+    "load_stix",
+    "load_taxii",
     "load_plain",
     "normalise_domain",
     "normalise_url",
+    "normalise_urls",
 ]

@@ -14,8 +14,12 @@ vectorised work instead of a million Python objects. Loaders:
   the number of blocklists that list the address.
 * :func:`load_loki_filenames` - LOKI ``REGEX;SCORE`` file-name IOCs (kept as
   ``filename`` indicators; no event kind carries file names yet).
+* STIX 2.1 bundles (:mod:`threatml.intel.stix`), MISP events and feeds
+  (:mod:`threatml.intel.misp`) and TAXII 2.1 collections
+  (:mod:`threatml.intel.taxii`) build the same table.
 * :func:`load_file` picks one of these by content; :func:`load_feeds` loads
-  many files, merges duplicates and drops expired indicators.
+  many files, folders and ``taxii+https://`` collection URLs, merges duplicates
+  and drops expired indicators.
 
 Invalid entries are skipped and counted in a :class:`~threatml.errors.ReadReport`
 per file and reason, never raised.
@@ -50,7 +54,11 @@ import pyarrow.compute as pc
 from threatml.errors import InputError, ReadReport
 
 TYPES = ("ipv4", "ipv6", "cidr", "domain", "url", "md5", "sha1", "sha256", "email", "filename")
-COLUMNS = ("type", "value", "sources", "confidence", "first_seen", "valid_until", "tags", "description")
+COLUMNS = ("type", "value", "sources", "confidence", "first_seen", "valid_until", "tags", "description", "refs")
+#: indicator type -> family that a STIX / MISP field may promise (see ``_build(expect=...)``)
+FAMILY = {"ipv4": "ip", "ipv6": "ip", "cidr": "ip", "domain": "domain", "url": "url", "md5": "md5",
+          "sha1": "sha1", "sha256": "sha256", "email": "email", "filename": "filename"}
+_STR_COLS = ("type", "value", "sources", "tags", "description", "refs")
 
 #: confidence given to entries of feeds that do not state one
 DEFAULT_CONFIDENCE = 50.0
@@ -64,6 +72,8 @@ _HASH = {32: "md5", 40: "sha1", 64: "sha256"}
 _DOMAIN = r"^([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+(xn--[a-z0-9-]{1,59}|[a-z][a-z0-9-]{0,61}[a-z0-9]|[a-z])$"
 _EMAIL = r"^[a-z0-9._%+'-]+@([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z][a-z0-9-]*$"
 _URL = r"^[a-zA-Z][a-zA-Z0-9+.-]*://"
+#: ``--intel`` values starting like this are TAXII 2.1 collection URLs, not paths
+TAXII_SCHEMES = ("taxii+https://", "taxii+http://", "taxii://")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
 
 
@@ -130,6 +140,116 @@ def normalise_url(url: str) -> str | None:
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
+_STR_DTYPE = pd.Series([], dtype="str").dtype
+
+
+def as_arrow(values) -> pa.Array:
+    """A column of strings as one Arrow string array; Arrow-backed Series are not copied.
+
+    >>> as_arrow(pd.Series(["a", None])).to_pylist()
+    ['a', None]
+    """
+    if isinstance(values, pd.Series) and hasattr(values.array, "__arrow_array__"):
+        arr = pa.array(values.array)
+    elif isinstance(values, (pa.Array, pa.ChunkedArray)):
+        arr = values
+    else:
+        seq = values if isinstance(values, (np.ndarray, pd.Series)) else list(values)
+        arr = pa.array(np.asarray(seq, dtype=object), type=pa.string(), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    return arr if arr.type == pa.string() else arr.cast(pa.string())
+
+
+def from_arrow(arr: pa.Array, index: pd.Index | None = None) -> pd.Series:
+    """An Arrow string array as a pandas ``str`` Series without converting to Python objects."""
+    from pandas.arrays import ArrowStringArray
+
+    return pd.Series(ArrowStringArray(as_arrow(arr), dtype=_STR_DTYPE), index=index)
+
+
+def extract(values, regex: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Named groups of ``regex`` (RE2 syntax) per value, in Arrow (no per-row Python).
+
+    Returns the groups as string columns (``""`` for a group that took no part
+    or a row that did not match) and a bool array of the rows that matched.
+
+    >>> f, ok = extract(pd.Series(["a=1", "b"]), r"^(?P<k>\\w+)=(?P<v>\\d+)$")
+    >>> f.values.tolist(), ok.tolist()
+    ([['a', '1'], ['', '']], [True, False])
+    """
+    st = pc.extract_regex(as_arrow(values), regex)
+    ok = st.is_valid().to_numpy(zero_copy_only=False)
+    index = values.index if isinstance(values, pd.Series) else None
+    cols = {st.type.field(i).name: from_arrow(pc.fill_null(st.field(i), ""), index)
+            for i in range(st.type.num_fields)}
+    return pd.DataFrame(cols, index=index), ok
+
+
+def split_explode(values, pattern: str, regex: bool = False) -> tuple[np.ndarray, pd.Series]:
+    """Split each value and flatten: ``(positions of the source rows, parts)``; parts trimmed, empty ones dropped.
+
+    >>> rows, parts = split_explode(pd.Series(["a, b", "", "c"]), r"[\\s,]+", regex=True)
+    >>> rows.tolist(), parts.tolist()
+    ([0, 0, 2], ['a', 'b', 'c'])
+    """
+    arr = pc.fill_null(as_arrow(values), "")
+    lists = pc.split_pattern_regex(arr, pattern) if regex else pc.split_pattern(arr, pattern)
+    flat = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    rows = pc.list_parent_indices(lists).to_numpy()
+    keep = pc.not_equal(flat, "")
+    return rows[keep.to_numpy(zero_copy_only=False)].astype(np.int64), from_arrow(pc.filter(flat, keep))
+
+
+_URL_PARTS = (r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>[^/?#:@\[\]\s\\%]+)(?::(?P<port>\d{1,5}))?"
+              r"(?P<rest>[/?][^#\s]*)?(?:#\S*)?$")
+
+
+def normalise_urls(values) -> pd.Series:
+    """:func:`normalise_url` over a column, vectorised; ``""`` where it gives None.
+
+    The common shape (``scheme://host[:port][/path][?query][#frag]``, no user
+    info, IPv6 literal or whitespace) is handled with Arrow kernels; the rest
+    goes through :func:`normalise_url` one by one.
+
+    >>> normalise_urls(pd.Series(["HTTP://Evil.COM:80/a?x=1#f", "https://a.example:8443", "http://[::1]/x", "junk"])).tolist()
+    ['http://evil.com/a?x=1', 'https://a.example:8443/', 'http://[::1]/x', '']
+    """
+    index = values.index if isinstance(values, pd.Series) else None
+    return from_arrow(normalise_urls_arrow(as_arrow(values)), index)
+
+
+def normalise_urls_arrow(arr: pa.Array) -> pa.Array:
+    """:func:`normalise_urls` on an Arrow string array, returning one."""
+    arr = pc.fill_null(arr, "")
+    st = pc.extract_regex(arr, _URL_PARTS)
+    fast = st.is_valid()
+    f = {st.type.field(i).name: pc.fill_null(st.field(i), "") for i in range(st.type.num_fields)}
+    scheme = pc.utf8_lower(f["scheme"])
+    host = pc.utf8_rtrim(pc.utf8_lower(f["host"]), characters=".")
+    has_port = pc.not_equal(f["port"], "")
+    port = pc.cast(pc.if_else(has_port, f["port"], "0"), pa.int64())
+    default = pc.or_(pc.or_(pc.and_(pc.is_in(scheme, pa.array(["http", "ws"])), pc.equal(port, 80)),
+                            pc.and_(pc.is_in(scheme, pa.array(["https", "wss"])), pc.equal(port, 443))),
+                     pc.and_(pc.equal(scheme, "ftp"), pc.equal(port, 21)))
+    keep_port = pc.and_(has_port, pc.invert(default))
+    port_txt = pc.if_else(keep_port, pc.binary_join_element_wise(":", pc.cast(port, pa.string()), ""), "")
+    rest = f["rest"]
+    rest = pc.if_else(pc.starts_with(rest, "?"), pc.binary_join_element_wise("/", rest, ""), rest)
+    rest = pc.replace_substring_regex(rest, r"\?$", "")  # an empty query is dropped
+    rest = pc.if_else(pc.equal(rest, ""), "/", rest)
+    norm = pc.binary_join_element_wise(scheme, "://", host, port_txt, rest, "")
+    bad = pc.or_(pc.greater(port, 65535), pc.equal(host, ""))
+    norm = pc.if_else(pc.and_(fast, pc.invert(bad)), norm, "")
+    slow = np.flatnonzero(~fast.to_numpy(zero_copy_only=False))
+    if len(slow):  # unusual shapes: the stdlib parser decides
+        vals = norm.to_numpy(zero_copy_only=False).astype(object)
+        raw = pc.take(arr, pa.array(slow)).to_pylist()
+        vals[slow] = [normalise_url(u) or "" for u in raw]
+        norm = pa.array(vals, type=pa.string())
+    return norm
+
+
 def classify(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Infer each value's indicator type and normalise it.
 
@@ -188,12 +308,12 @@ def classify(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         take(m, kind)
 
     is_url = s.str.match(_URL).to_numpy(dtype=bool) & todo
-    for i in np.flatnonzero(is_url):  # URLs need a parser; feeds hold far fewer URLs than addresses
-        norm = normalise_url(s.iat[i])
-        if norm is None:
-            reasons[i] = "bad URL"
-        else:
-            out[i], types[i] = norm, "url"
+    if is_url.any():
+        norm = normalise_urls(s[is_url]).to_numpy(dtype=object)
+        idx = np.flatnonzero(is_url)
+        good = norm != ""
+        out[idx[good]], types[idx[good]] = norm[good], "url"
+        reasons[idx[~good]] = "bad URL"
     todo[is_url] = False
 
     maybe6 = s.str.contains(":", regex=False).to_numpy(dtype=bool) & todo & ~s.str.contains("@", regex=False).to_numpy(dtype=bool)
@@ -232,13 +352,19 @@ def classify(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
 class IndicatorSet:
     """Indicators as one DataFrame (columns :data:`COLUMNS`) plus what loading skipped.
 
-    ``sources`` and ``tags`` are comma-joined strings (sorted, unique);
-    ``confidence`` is 0-100; ``first_seen`` / ``valid_until`` are epoch seconds
-    or NaN when the feed does not say.
+    ``sources``, ``tags`` and ``refs`` (ids of the feed's own objects: STIX
+    indicator ids, MISP attribute uuids) are comma-joined strings (sorted,
+    unique); ``confidence`` is 0-100; ``first_seen`` / ``valid_until`` are epoch
+    seconds or NaN when the feed does not say.
     """
 
     frame: pd.DataFrame = field(default_factory=lambda: _empty())
     report: ReadReport = field(default_factory=ReadReport)
+
+    def __post_init__(self) -> None:
+        missing = [c for c in COLUMNS if c not in self.frame.columns]
+        if missing:  # frames built by hand (tests, callers) may leave optional columns out
+            self.frame = self.frame.assign(**{c: "" for c in missing})
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -275,6 +401,7 @@ class IndicatorSet:
             sources=("sources", _join_unique),
             tags=("tags", _join_unique),
             description=("description", _join_unique),
+            refs=("refs", _join_unique),
         ).reset_index()
         merged["valid_until"] = merged["valid_until"].replace(np.inf, np.nan)
         self.report.note(where, "duplicate indicators merged", n=int(dup.sum() - len(merged)))
@@ -358,11 +485,11 @@ def load_loki_filenames(path: str | Path, source: str | None = None, report: Rea
     frame = pd.DataFrame({
         "type": "filename", "value": parts[0][ok].to_numpy(), "sources": source or path.name,
         "confidence": score[ok].clip(0, 100).to_numpy(dtype=float), "first_seen": np.nan,
-        "valid_until": np.nan, "tags": "filename", "description": "",
+        "valid_until": np.nan, "tags": "filename", "description": "", "refs": "",
     })
     report.read(str(path), int(ok.sum()))
     report.formats[str(path)] = "loki-filename"
-    frame = frame.astype({c: "str" for c in ("type", "value", "sources", "tags", "description")})
+    frame = frame.astype({c: "str" for c in _STR_COLS})
     return IndicatorSet(frame, report).deduplicate(str(path))
 
 
@@ -416,14 +543,24 @@ def load_csv(path: str | Path, source: str | None = None, report: ReadReport | N
     return _build(path, source, report, data[value_col], conf, first, until, tag_series, desc, "csv")
 
 
-def load_file(path: str | Path, source: str | None = None, report: ReadReport | None = None) -> IndicatorSet:
-    """Load one feed file, choosing the loader from its name and first lines."""
+def load_file(path: str | Path, source: str | None = None, report: ReadReport | None = None,
+              observables: bool = False) -> IndicatorSet:
+    """Load one feed file, choosing the loader from its name and first lines.
+
+    JSON files are STIX 2.1 bundles or MISP events (told apart by structure, see
+    :func:`threatml.intel.jsonfeed.load_json`); ``observables`` also loads STIX
+    cyber-observable objects as indicators.
+    """
     path = Path(path)
     report = report if report is not None else ReadReport()
     if not path.is_file():
         raise InputError(str(path), "no such indicator file")
     with path.open("rb") as fh:
         head = fh.read(8192).decode("utf-8", errors="replace")
+    if head.lstrip("\ufeff \t\r\n")[:1] in ("{", "["):
+        from threatml.intel.jsonfeed import load_json
+
+        return load_json(path, source, report, observables=observables)
     name = path.name.lower()
     head_lines = [ln for ln in head.splitlines() if ln.strip()]
     if "ipsum" in head.lower()[:300] or "ipsum" in name:
@@ -437,22 +574,40 @@ def load_file(path: str | Path, source: str | None = None, report: ReadReport | 
 
 
 def load_feeds(paths: Iterable[str | Path], now: float | None = None,
-               report: ReadReport | None = None) -> IndicatorSet:
-    """Load several feed files, merge duplicates across them and drop expired ones.
+               report: ReadReport | None = None, observables: bool = False) -> IndicatorSet:
+    """Load several feeds, merge duplicates across them and drop expired ones.
 
-    A folder stands for the files in it (``README*`` / ``LICENSE*`` aside). A file
-    that cannot be read at all is recorded in ``report.errors`` and the others
-    still load.
+    A path is a feed file, a folder (the files in it, ``README*`` / ``LICENSE*``
+    aside; a folder with a ``manifest.json`` is a MISP feed) or a TAXII 2.1
+    collection URL ``taxii+https://host/api-root/collections/ID/`` (see
+    :func:`threatml.intel.taxii.load_taxii`). A feed that cannot be read at all
+    is recorded in ``report.errors`` and the others still load.
     """
     report = report if report is not None else ReadReport()
     sets = []
-    files: list[Path] = []
-    for p in map(Path, paths):  # a folder stands for the feed files in it (README files aside)
-        files.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.lower().startswith(("readme", "license")))
-                     if p.is_dir() else [p])
-    for p in files:
+    todo: list[Path | str] = []
+    for raw in paths:
+        if isinstance(raw, str) and raw.lower().startswith(TAXII_SCHEMES):
+            todo.append(raw)
+            continue
+        p = Path(raw)
+        if p.is_dir() and not (p / "manifest.json").is_file():
+            todo.extend(sorted(f for f in p.iterdir()
+                               if f.is_file() and not f.name.lower().startswith(("readme", "license"))))
+        else:
+            todo.append(p)
+    for p in todo:
         try:
-            sets.append(load_file(p))
+            if isinstance(p, str):
+                from threatml.intel.taxii import load_taxii
+
+                sets.append(load_taxii(p, observables=observables))
+            elif p.is_dir():
+                from threatml.intel.misp import load_misp_feed
+
+                sets.append(load_misp_feed(p))
+            else:
+                sets.append(load_file(p, observables=observables))
         except InputError as exc:
             report.error(exc.path, str(exc))
     merged = IndicatorSet.concat(sets).drop_expired(now)
@@ -492,9 +647,9 @@ def _lines(path: Path, report: ReadReport) -> pd.Series:
     return lines
 
 
-def _skip_rows(report: ReadReport, path: Path, index: pd.Index, reason: str) -> None:
+def _skip_rows(report: ReadReport, path: Path | str, index: pd.Index, reason: str, unit: str = "line") -> None:
     if len(index):
-        report.skip(str(path), reason, f"line {int(index[0]) + 1}", n=len(index))
+        report.skip(str(path), reason, f"{unit} {int(index[0]) + 1}", n=len(index))
 
 
 def _find_header(lines: pd.Series) -> tuple[int | None, list[str]]:
@@ -530,24 +685,47 @@ def _dates(data: pd.DataFrame, col: dict, names: tuple[str, ...], path: Path, re
     return np.nan
 
 
-def _build(path: Path, source: str | None, report: ReadReport, values: pd.Series, conf, first, until,
-           tags, desc, fmt: str) -> IndicatorSet:
+def _build(path: Path | str, source: str | None, report: ReadReport, values: pd.Series, conf, first, until,
+           tags, desc, fmt: str, refs="", expect: pd.Series | None = None, unit: str = "line") -> IndicatorSet:
+    """Classify ``values`` and assemble the table; drop and count what is no indicator.
+
+    ``expect`` (optional, aligned with ``values``) is the family a structured feed
+    promises per row (``ip``, ``domain``, ``url``, ``md5``, ``sha1``, ``sha256``,
+    ``email``); a value of another family is skipped, not re-typed. ``unit`` names
+    the position in skip examples (``line 3``, ``object 7``).
+    """
     types, norm, reasons = classify(values)
+    if expect is not None:
+        fam = types.map(FAMILY).fillna("")
+        exp = expect.reindex(values.index).fillna("")
+        wrong = ((types != "") & (exp != "") & (fam != exp)).to_numpy()
+        if wrong.any():
+            reasons = reasons.copy()
+            reasons[wrong] = "value does not fit its field: " + exp[wrong] + " expected, " + types[wrong] + " found"
+            types = types.where(~wrong, "")
+        bad = (types == "").to_numpy() & (exp != "").to_numpy() & ~wrong
+        if bad.any():  # say what the value should have been
+            reasons = reasons.copy()
+            why = reasons[bad].where(reasons[bad] != "not a recognised indicator", "")
+            reasons[bad] = "bad " + exp[bad] + " value" + why.where(why == "", " (" + why + ")")
     ok = (types != "").to_numpy()
     bad = reasons[~ok]
     for reason, idx in bad.groupby(bad, sort=False).groups.items():
-        _skip_rows(report, path, pd.Index(idx), str(reason))
+        _skip_rows(report, path, pd.Index(idx), str(reason), unit)
 
     def col(x, dtype):
         s = x if isinstance(x, pd.Series) else pd.Series(x, index=values.index)
-        return s.reindex(values.index)[ok].to_numpy(dtype=dtype) if dtype is float else s.reindex(values.index)[ok].astype("str").to_numpy()
+        if not s.index.equals(values.index):  # structured feeds pass aligned columns (their index may repeat)
+            s = s.reindex(values.index)
+        return s[ok].to_numpy(dtype=dtype) if dtype is float else s[ok].astype("str").to_numpy()
 
     frame = pd.DataFrame({
-        "type": types[ok].to_numpy(), "value": norm[ok].astype("str").to_numpy(), "sources": source or path.name,
+        "type": types[ok].to_numpy(), "value": norm[ok].astype("str").to_numpy(),
+        "sources": col(source, str) if isinstance(source, pd.Series) else (source or Path(path).name),
         "confidence": col(conf, float), "first_seen": col(first, float), "valid_until": col(until, float),
-        "tags": col(tags, str), "description": col(desc, str),
+        "tags": col(tags, str), "description": col(desc, str), "refs": col(refs, str),
     })
-    frame = frame.astype({c: "str" for c in ("type", "value", "sources", "tags", "description")})
+    frame = frame.astype({c: "str" for c in _STR_COLS})
     report.read(str(path), int(ok.sum()))
     report.formats[str(path)] = fmt
     return IndicatorSet(frame, report).deduplicate(str(path))  # the same value twice in one file

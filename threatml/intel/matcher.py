@@ -5,14 +5,18 @@ values and returns :class:`Matches` - parallel arrays of event row positions
 and indicator row positions (one pair per hit, so a value inside two listed
 CIDRs and listed itself gives three pairs).
 
-Work is done on the column's unique values (``pd.factorize``), then mapped back:
+Work is done on the column's unique values (Arrow ``dictionary_encode``; the
+strings stay in Arrow, never become Python objects), then mapped back:
 
 * IPv4: exact addresses and CIDRs as uint32; per prefix length the sorted
   network numbers are searched with ``np.searchsorted`` (at most 33 passes).
 * IPv6: the stdlib ``ipaddress`` on the (few) unique IPv6 values.
-* domains: exact and parent domains - each unique name and its suffixes
-  (``a.b.evil.com``, ``b.evil.com``, ``evil.com``) looked up with ``isin``.
-* URLs: normalised (:func:`~threatml.intel.indicators.normalise_url`), exact.
+* domains: exact and parent domains - each unique name whose last two labels
+  are those of some listed domain, and its suffixes (``a.b.evil.com``,
+  ``b.evil.com``, ``evil.com``), looked up with ``index_in``.
+* URLs: only values whose host is the host of some URL indicator are
+  normalised (:func:`~threatml.intel.indicators.normalise_urls`, Arrow kernels),
+  then looked up exactly.
 * hashes, e-mail addresses: lower-cased, exact.
 
 >>> import pandas as pd
@@ -36,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from threatml.intel.indicators import IndicatorSet, ipv4_to_int, normalise_url
+from threatml.intel.indicators import IndicatorSet, as_arrow, ipv4_to_int, normalise_urls_arrow
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -51,6 +55,21 @@ class Matches(NamedTuple):
         return len(self.rows)
 
 
+class Encoded(NamedTuple):
+    """A column encoded once (row codes + distinct values) for several ``match_*`` calls."""
+
+    codes: np.ndarray
+    uniq: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+def encode(column) -> Encoded:
+    """Encode a column once when it is matched as more than one indicator family (domain and address)."""
+    return Encoded(*_factorize(column))
+
+
 class _ExactIndex:
     """Sorted keys -> indicator positions, looked up with searchsorted (keys may repeat)."""
 
@@ -63,8 +82,11 @@ class _ExactIndex:
         if not len(self.keys):
             return _EMPTY, _EMPTY
         lo = np.searchsorted(self.keys, values, side="left")
-        hi = np.searchsorted(self.keys, values, side="right")
-        n = np.where(valid, hi - lo, 0)
+        found = valid & (self.keys[np.minimum(lo, len(self.keys) - 1)] == values)
+        # the right edge only where there is a hit: most values are not listed
+        n = np.zeros(len(values), dtype=np.int64)
+        if found.any():
+            n[found] = np.searchsorted(self.keys, values[found], side="right") - lo[found]
         pos = np.repeat(np.arange(len(values)), n)
         if not len(pos):
             return _EMPTY, _EMPTY
@@ -109,7 +131,10 @@ class IndicatorMatcher:
         for v, i in zip(values[types == "ipv6"], ids[types == "ipv6"]):
             self._v6.setdefault(v, []).append(int(i))
         self._domains = _key_index(values, types, ids, "domain")
+        tails = values[types == "domain"].str.extract(r"([^.]+\.[^.]+)$", expand=False)
+        self._domain_tails = pa.array(tails.dropna().unique().tolist(), type=pa.string())
         self._urls = _key_index(values, types, ids, "url")
+        self._url_hosts = pc.unique(url_hosts(values[types == "url"]))
         self._hashes = _key_index(values, types, ids, ("md5", "sha1", "sha256"))
         self._emails = _key_index(values, types, ids, "email")
         self.has_ip = bool(len(self._v4.keys) or self._cidr4 or self._cidr6 or self._v6)
@@ -138,25 +163,41 @@ class IndicatorMatcher:
         if self._domains is None:
             return Matches(_EMPTY, _EMPTY)
         codes, uniq = _factorize(column)
-        names = pd.Series(uniq, dtype="str").str.strip().str.lower().str.rstrip(".")
+        current = pc.utf8_rtrim(pc.utf8_lower(pc.utf8_trim_whitespace(uniq)), characters=".")
         pos_list, ind_list = [], []
-        current, alive = names, np.ones(len(names), dtype=bool)
+        # a listed domain ends in a letter label: addresses and numeric names never match; and a
+        # name can only be at or below a listed domain if its last two labels are those of one
+        last2 = pc.fill_null(pc.extract_regex(current, r"(?P<s>[^.]+\.[^.]+)$").field("s"), "")
+        alive = (pc.is_in(last2, value_set=self._domain_tails).to_numpy(zero_copy_only=False)
+                 & ~pc.match_substring_regex(current, r"(^|\.)[0-9]+$").to_numpy(zero_copy_only=False))
         while alive.any():
             p, i = _lookup_keys(self._domains, current, alive)
             pos_list.append(p), ind_list.append(i)
-            alive = alive & current.str.contains(".", regex=False).to_numpy(dtype=bool)
-            current = current.str.replace(r"^[^.]*\.", "", n=1, regex=True)  # drop the first label (arrow regex, no Python loop)
+            alive &= _has_dot(current)
+            current = pc.replace_substring_regex(current, r"^[^.]*\.", "", max_replacements=1)  # drop the first label
             # a bare top-level label is never a listed indicator worth matching
-            alive &= current.str.contains(".", regex=False).to_numpy(dtype=bool)
+            alive &= _has_dot(current)
+        if not pos_list:
+            return Matches(_EMPTY, _EMPTY)
         return _expand(codes, np.concatenate(pos_list), np.concatenate(ind_list))
 
-    def match_urls(self, column: pd.Series | Iterable[str]) -> Matches:
-        """Full URLs, normalised first (scheme/host case, default port, fragment)."""
+    def match_urls(self, column: "pd.Series | Iterable[str] | Encoded", hosts: pa.Array | None = None) -> Matches:
+        """Full URLs, normalised first (scheme/host case, default port, fragment).
+
+        ``hosts`` (optional) is :func:`url_hosts` of the column's distinct values when
+        the caller has it already (an :class:`Encoded` column), to skip extracting it twice.
+        """
         if self._urls is None:
             return Matches(_EMPTY, _EMPTY)
         codes, uniq = _factorize(column)
-        norm = pd.Series([normalise_url(u) or "" if u else "" for u in uniq], dtype="str")
-        return _expand(codes, *_lookup_keys(self._urls, norm, (norm != "").to_numpy()))
+        # only URLs on a host that some URL indicator names can match: normalise just those
+        host = url_hosts(uniq) if hosts is None else hosts
+        cand = np.flatnonzero(pc.is_in(host, value_set=self._url_hosts).to_numpy(zero_copy_only=False))
+        if not len(cand):
+            return Matches(_EMPTY, _EMPTY)
+        norm = normalise_urls_arrow(pc.take(uniq, pa.array(cand)))
+        p, i = _lookup_keys(self._urls, norm, pc.not_equal(norm, "").to_numpy(zero_copy_only=False))
+        return _expand(codes, cand[p], i)
 
     def match_hashes(self, column: pd.Series | Iterable[str]) -> Matches:
         """MD5 / SHA-1 / SHA-256 values, case-insensitive."""
@@ -172,15 +213,16 @@ class IndicatorMatcher:
         if index is None:
             return Matches(_EMPTY, _EMPTY)
         codes, uniq = _factorize(column)
-        low = pd.Series(uniq, dtype="str").str.strip().str.lower()
+        low = pc.utf8_lower(pc.utf8_trim_whitespace(uniq))
         return _expand(codes, *_lookup_keys(index, low, np.ones(len(low), dtype=bool)))
 
-    def _match_v6(self, uniq: np.ndarray, ok4: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _match_v6(self, uniq: pa.Array, ok4: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pos, ind = [], []
-        cand = np.flatnonzero(~ok4 & pd.Series(uniq, dtype="str").str.contains(":", regex=False).to_numpy(dtype=bool))
-        for k in cand:
+        cand = np.flatnonzero(~ok4 & pc.match_substring(uniq, ":").to_numpy(zero_copy_only=False))
+        texts = pc.take(uniq, pa.array(cand, type=pa.int64())).to_pylist() if len(cand) else []
+        for k, text in zip(cand, texts):
             try:
-                addr = ipaddress.ip_address(str(uniq[k]).strip("[]"))
+                addr = ipaddress.ip_address(str(text).strip("[]"))
             except ValueError:
                 continue
             if addr.version != 6:
@@ -212,8 +254,25 @@ def _key_index(values: pd.Series, types: np.ndarray, ids: np.ndarray, kind) -> _
     return _KeyIndex(pa.array(values[sel].to_numpy(dtype=object), type=pa.string()), ids[sel])
 
 
-def _lookup_keys(index: _KeyIndex, keys: pd.Series, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    at = pc.index_in(pa.array(keys.to_numpy(dtype=object), type=pa.string()), value_set=index.keys)
+_HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(?P<h>\[[^\]]*\]|[^:/?#]*)"
+
+
+def url_hosts(urls) -> pa.Array:
+    """The host of each URL: lower case, no trailing dot, IPv6 without brackets ("" when none).
+
+    >>> url_hosts(["HTTP://user@Evil.COM.:80/x", "http://[2001:DB8::1]/", "nope"]).to_pylist()
+    ['evil.com', '2001:db8::1', '']
+    """
+    h = pc.fill_null(pc.extract_regex(pc.fill_null(as_arrow(urls), ""), _HOST).field("h"), "")
+    return pc.utf8_rtrim(pc.utf8_lower(pc.utf8_trim(h, characters="[]")), characters=".")
+
+
+def _has_dot(arr: pa.Array) -> np.ndarray:
+    return pc.match_substring(arr, ".").to_numpy(zero_copy_only=False)
+
+
+def _lookup_keys(index: _KeyIndex, keys: pa.Array, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    at = pc.index_in(keys, value_set=index.keys)
     found = at.is_valid().to_numpy(zero_copy_only=False) & alive
     pos = np.flatnonzero(found)
     if not len(pos):
@@ -222,10 +281,13 @@ def _lookup_keys(index: _KeyIndex, keys: pd.Series, alive: np.ndarray) -> tuple[
     return pos.astype(np.int64), index.ids[slot]
 
 
-def _factorize(column) -> tuple[np.ndarray, np.ndarray]:
-    s = column if isinstance(column, pd.Series) else pd.Series(list(column), dtype="str")
-    codes, uniq = pd.factorize(s.fillna("") if s.hasnans else s, sort=False)
-    return codes, np.asarray(uniq, dtype=object)
+def _factorize(column) -> tuple[np.ndarray, pa.Array]:
+    """Row codes and the distinct values (an Arrow string array; missing values become "")."""
+    if isinstance(column, Encoded):
+        return column.codes, column.uniq
+    arr = pc.fill_null(as_arrow(column), "")
+    enc = arr.dictionary_encode()
+    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary
 
 
 def _expand(codes: np.ndarray, upos: np.ndarray, uind: np.ndarray) -> Matches:
