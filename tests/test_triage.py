@@ -179,3 +179,16 @@ def test_export_confirmed_incident_as_stix_and_misp(tmp_path):
     (misp_file,) = (tmp_path / "x").glob("*.misp.json")
     event = json.loads(misp_file.read_text())["Event"]
     assert {"domain", "url"} <= {a["type"] for a in event["Attribute"]}
+
+
+def test_export_shares_an_outside_attacker_but_not_an_inside_victim():
+    from threatml.intel.export import observables
+
+    brute = Finding.make(detector="network.bruteforce", detector_version="1", title="Brute force", start=T0,
+                         end=T0 + 9, entity="203.0.113.77", score=0.8, related={"targets": ["10.10.1.22"]})
+    flood = Finding.make(detector="network.dos", detector_version="1", title="DoS", start=T0, end=T0 + 9,
+                         entity="198.51.100.80", score=0.8, related={"sources": ["192.0.2.1", "192.0.2.2"]})
+    inside = Finding.make(detector="network.beacon", detector_version="1", title="Beacon", start=T0, end=T0 + 9,
+                          entity="10.0.0.5", score=0.8)
+    assert [(o.type, o.value, o.inbound) for o in observables(brute)] == [("ipv4", "203.0.113.77", True)]
+    assert observables(flood) == [] and observables(inside) == []

@@ -3,6 +3,8 @@
 Both take the incident's :class:`~threatml.findings.Finding` objects and pull
 out what others can match on (:func:`observables`):
 
+* the entity of a ``host`` finding that acted (not one that names the sources
+  acting on it), when it is an outside address;
 * the indicator an ``intel.ioc`` finding matched (its ``indicator.type`` /
   ``indicator.value`` attributes);
 * values under the ``related`` keys ``domain``, ``url``, ``file.sha256``,
@@ -87,6 +89,11 @@ def observables(finding: Finding) -> list[Observable]:
             raw.append((str(v), fam, key == "source.ip"))
     if finding.entity_type in ("domain", "url", "file") and finding.entity:
         raw.append((finding.entity, "", False))
+    # a host finding is about what the host did unless it names who acted on it; an
+    # outside address that acted (scanned, guessed passwords) came in: ip-src
+    if finding.entity_type == "host" and finding.entity and not any(
+            finding.related.get(k) for k in ("sources", "source", "attackers", "attacker")):
+        raw.append((finding.entity, "ip", True))
     if not raw:
         return []
     import pandas as pd
