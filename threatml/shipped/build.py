@@ -201,6 +201,7 @@ DOMAIN_BUILDERS: dict[str, str] = {
     "web": "threatml.shipped.build_web:build",        # url-classifier, dga-classifier
     "email": "threatml.shipped.build_email:build",    # email-classifier
     "files": "threatml.shipped.build_files:build",    # file-clamp
+    "weblog": "threatml.detectors.weblog.train:build",  # weblog-request
 }
 
 

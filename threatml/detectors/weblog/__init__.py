@@ -1,7 +1,9 @@
-"""Detectors of the weblog domain (work in progress: nothing registered yet)."""
+"""Detectors of the weblog domain: attacks in Apache/Nginx access logs (``*.access`` http events)."""
 
 from __future__ import annotations
 
 
 def detectors(opts) -> list:
-    return []
+    from threatml.detectors.weblog.attacks import WebAttackDetector
+
+    return [WebAttackDetector()]
