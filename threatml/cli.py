@@ -483,4 +483,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # domain commands register on the imported module's apps, not on this __main__ copy
+    import threatml.cli as _cli
+
+    _cli.main()
