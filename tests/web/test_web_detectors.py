@@ -91,3 +91,20 @@ def test_url_detector_skips_access_logs_and_scores_hosts():
     found = det.process(EventBatch.of("http", fr, source="x")) + det.flush()
     assert [(f.entity, f.related["domain"]) for f in found] == [("10.0.0.4", ["account-verify-login.tk"])]
     assert found[0].attributes["requests"] == 2 and found[0].explanation
+
+
+def test_url_flags_on_a_domain_every_client_uses_are_dropped_as_normal():
+    import pandas as pd
+
+    from threatml.detectors.web.url import UrlDetector
+    from threatml.events import EventBatch
+
+    det = UrlDetector(score_fn=lambda urls: [0.99] * len(urls), threshold=0.5, popular_clients=10)
+    n = 12
+    fr = pd.DataFrame({"source.ip": [f"10.0.0.{i}" for i in range(n)] + ["10.0.0.99"],
+                       "@timestamp": [float(i) for i in range(n + 1)],
+                       "url.domain": ["ctldl.update-cdn.com"] * n + ["paypa1-login.com"],
+                       "url.original": ["/cert.cab"] * n + ["/login"], "event.id": [str(i) for i in range(n + 1)]})
+    found = det.process(EventBatch.of("http", fr)) + det.flush()
+    assert [f.entity for f in found] == ["10.0.0.99"]
+    assert det.dropped_popular == {"update-cdn.com": 12}

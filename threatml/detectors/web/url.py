@@ -16,6 +16,12 @@ check, or an Internet scanner hitting a server by its address):
   private address (a user inside clicking it); from outside it is a probe of
   our own server.
 
+* a registered domain that :data:`POPULAR_CLIENTS` or more different clients
+  requested flagged URLs on is part of this network's normal (an update
+  service, a CDN the model mistakes), not a phishing site: phishing links
+  reach a few users, a site everybody uses is not one. Its visits are dropped
+  at the end of the scan and counted in ``dropped_popular``.
+
 Distinct URLs are scored once; a finding is one client and one registered
 domain, with the URLs that scored above the model's alert threshold
 (ATT&CK T1204.001, T1566.002).
@@ -76,6 +82,10 @@ class _Visit:
     hits: int = 0
 
 
+#: distinct clients flagged on one registered domain that make it this network's normal
+POPULAR_CLIENTS = 10
+
+
 class UrlDetector(Detector):
     """Clients requesting URLs the URL classifier scores as phishing or malicious.
 
@@ -93,8 +103,10 @@ class UrlDetector(Detector):
     kinds = frozenset({"http"})
 
     def __init__(self, model=None, threshold: float | None = None, max_open: int = 20_000, browsers_only: bool = True,
-                 score_fn=None):
+                 score_fn=None, popular_clients: int | None = None):
         self.model_ref, self.threshold, self.max_open, self.browsers_only = model, threshold, max_open, browsers_only
+        self.popular_clients = POPULAR_CLIENTS if popular_clients is None else popular_clients
+        self.dropped_popular: dict[str, int] = {}
         self._score_fn, self._model = score_fn, None
         self._cache = ScoreCache()
         self._open: dict[tuple[str, str], _Visit] = {}
@@ -147,6 +159,13 @@ class UrlDetector(Detector):
         return out
 
     def flush(self) -> list[Finding]:
+        clients: dict[str, int] = {}
+        for _, domain in self._open:
+            clients[domain] = clients.get(domain, 0) + 1
+        popular = {d for d, n in clients.items() if self.popular_clients and n >= self.popular_clients}
+        for key in [k for k in self._open if k[1] in popular]:
+            del self._open[key]
+        self.dropped_popular.update({d: clients[d] for d in popular})
         return self._emit(list(self._open))
 
     def _emit(self, keys) -> list[Finding]:
