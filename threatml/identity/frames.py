@@ -39,3 +39,8 @@ def frame_from_lists(cols: dict[str, list]) -> pd.DataFrame:
         if v is None:
             frame[k] = pd.Series(cols[k], dtype=object)
     return frame[list(cols)]
+
+
+def arrow_to_frame(cols: dict[str, pa.Array]) -> pd.DataFrame:
+    """Arrow columns -> DataFrame (strings as pandas' Arrow-backed ``str``, floats as float64), no copy of text."""
+    return pa.table(cols).to_pandas(types_mapper=_mapper) if cols else pd.DataFrame(index=range(0))
