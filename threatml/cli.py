@@ -13,7 +13,7 @@ import sys
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -21,7 +21,10 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from threatml import __version__
-from threatml.errors import ReadReport, ThreatMLError
+from threatml.errors import ThreatMLError
+
+if TYPE_CHECKING:
+    from threatml.detectors.registry import ScanOptions
 
 app = typer.Typer(
     name="threatml",
@@ -202,6 +205,22 @@ def _triage_filters(result, store: Path | None, budget: Path | None) -> dict:
     return out
 
 
+def print_metrics(metrics: dict, title: str, as_json: bool, extra_rows: list[tuple[str, str]] = ()) -> None:
+    """Every domain's ``evaluate`` output: the metrics as JSON, or their numbers (and ``extra_rows``) as a table."""
+    if as_json:
+        print(json.dumps(metrics, indent=2, default=str))
+        return
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in metrics.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            table.add_row(k, f"{v:.4f}" if isinstance(v, float) else f"{v:,}")
+    for k, v in extra_rows:
+        table.add_row(k, v)
+    out_console.print(table)
+
+
 def _write_findings(findings, out: Path, fmt: OutFormat) -> None:
     from threatml.output.ecs import write_ecs
     from threatml.output.ocsf import write_ocsf
@@ -359,16 +378,7 @@ def evaluate_network_cmd(
 
     with _busy("reading data and evaluating"):
         metrics = evaluate_network(model, data, label_column=label_column)
-    if as_json:
-        print(json.dumps(metrics, indent=2, default=str))
-        return
-    table = Table(title=f"Evaluation of {model}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for k, v in metrics.items():
-        if isinstance(v, (int, float)):
-            table.add_row(k, f"{v:.4f}" if isinstance(v, float) else f"{v:,}")
-    out_console.print(table)
+    print_metrics(metrics, f"Evaluation of {model}", as_json)
 
 
 @models_app.command("list")

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from threatml.cli import _busy, app, evaluate_app, out_console, train_app
+from threatml.cli import _busy, app, evaluate_app, out_console, train_app, print_metrics
 from threatml.errors import ReadReport, ThreatMLError
 
 MAX_FILTER_BYTES = 50_000_000
@@ -50,20 +49,12 @@ def evaluate_email_cmd(
 
     with _busy("reading mail and evaluating"):
         metrics = evaluate_email(model, data)
-    if as_json:
-        print(json.dumps(metrics, indent=2, default=str))
-        return
-    table = Table(title=f"Evaluation of {model}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for k, v in metrics.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            table.add_row(k, f"{v:.4f}" if isinstance(v, float) else f"{v:,}")
+    rows = []
     for c, r in metrics.get("per_class", {}).items():
-        table.add_row(f"{c}: n", f"{r['n']:,}")
+        rows.append((f"{c}: n", f"{r['n']:,}"))
         rate = r.get("detection_rate", r.get("false_positive_rate"))
-        table.add_row(f"{c}: {'caught' if 'detection_rate' in r else 'flagged'}", "-" if rate is None else f"{rate:.4f}")
-    out_console.print(table)
+        rows.append((f"{c}: {'caught' if 'detection_rate' in r else 'flagged'}", "-" if rate is None else f"{rate:.4f}"))
+    print_metrics(metrics, f"Evaluation of {model}", as_json, rows)
 
 
 @app.command("email-filter")

@@ -13,11 +13,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
-import numpy as np
 import typer
-from rich.table import Table
 
-from threatml.cli import _busy, evaluate_app, out_console, train_app
+from threatml.cli import _busy, evaluate_app, out_console, train_app, print_metrics
 from threatml.errors import ThreatMLError
 
 
@@ -118,13 +116,4 @@ def evaluate_file_cmd(
     """Evaluate a file model: ROC-AUC, detection rate at 1% and 0.1% FPR, and more."""
     with _busy("reading data and evaluating"):
         metrics = evaluate_file(model, data, label_column=label_column, max_rows=max_rows)
-    if as_json:
-        print(json.dumps(metrics, indent=2, default=str))
-        return
-    table = Table(title=f"Evaluation of {model}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for k, v in metrics.items():
-        if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool):
-            table.add_row(k, f"{v:.4f}" if isinstance(v, float) else f"{v:,}")
-    out_console.print(table)
+    print_metrics(metrics, f"Evaluation of {model}", as_json)

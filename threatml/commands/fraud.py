@@ -6,14 +6,13 @@ can add their own batch scorers beside it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from threatml.cli import app, console, evaluate_app, out_console, train_app
+from threatml.cli import app, console, evaluate_app, out_console, train_app, print_metrics
 
 
 def _score_group() -> typer.Typer:
@@ -85,17 +84,9 @@ def evaluate_fraud_cmd(
 
     with _busy("reading data and evaluating"):
         metrics = evaluate_fraud(model, data, label_column)
-    if as_json:
-        print(json.dumps(metrics, indent=2, default=str))
-        return
-    _print_read_report(metrics["read"])
-    table = Table(title=f"Evaluation of {metrics['model']} on {data.name}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for k, v in metrics.items():
-        if isinstance(v, (int, float)) and v is not None:
-            table.add_row(k, f"{v:.4f}" if isinstance(v, float) else f"{v:,}")
-    out_console.print(table)
+    if not as_json:
+        _print_read_report(metrics["read"])
+    print_metrics(metrics, f"Evaluation of {metrics['model']} on {data.name}", as_json)
 
 
 @score_app.command("fraud")

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from threatml.cli import _busy, evaluate_app, out_console, train_app
+from threatml.cli import _busy, evaluate_app, out_console, train_app, print_metrics
 from threatml.errors import ThreatMLError
 
 
@@ -74,15 +73,5 @@ def evaluate_auth_cmd(
     require_paths(data)
     with _busy("reading data and evaluating"):
         metrics = evaluate(model, data)
-    if as_json:
-        print(json.dumps(metrics, indent=2, default=str))
-        return
-    table = Table(title=f"Evaluation of {model or 'online baselines'}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for k, v in metrics.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            table.add_row(k, f"{v:.4f}" if isinstance(v, float) else f"{v:,}")
-        elif isinstance(v, (dict, str)):
-            table.add_row(k, json.dumps(v) if isinstance(v, dict) else v)
-    out_console.print(table)
+    rows = [(k, json.dumps(v) if isinstance(v, dict) else v) for k, v in metrics.items() if isinstance(v, (dict, str))]
+    print_metrics(metrics, f"Evaluation of {model or 'online baselines'}", as_json, rows)

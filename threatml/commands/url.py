@@ -15,7 +15,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from threatml.cli import _busy, app, evaluate_app, out_console, train_app
+from threatml.cli import _busy, app, evaluate_app, out_console, train_app, print_metrics
 from threatml.errors import ReadReport, ThreatMLError
 
 DataOpt = Annotated[list[str], typer.Option("--data", help="CSV with a label column, or LABEL=PATH for a "
@@ -44,16 +44,9 @@ def _card(name: str, kind: str, data: list[str], d, report: ReadReport, descript
 
 
 def _print_metrics(title: str, metrics: dict, as_json: bool) -> None:
+    print_metrics(metrics, title, as_json)
     if as_json:
-        print(json.dumps(metrics, indent=2, default=str))
         return
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for k, v in metrics.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            table.add_row(k, f"{v:.4f}" if isinstance(v, float) else f"{v:,}")
-    out_console.print(table)
     fam = metrics.get("per_class") or {}
     if fam:
         t2 = Table(title="per class")
