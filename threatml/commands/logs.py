@@ -41,7 +41,8 @@ def train_log_cmd(
     tfidf: Annotated[bool, typer.Option("--tfidf", help="TF-IDF weighting of the event-count vectors.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Train log anomaly models (PCA, invariants, Isolation Forest, n-gram, new-template; LightGBM with labels)."""
+    """Train log anomaly models (PCA, invariants, Isolation Forest, n-gram, new-template; with labels the
+    session-signature table decides, LightGBM beside it)."""
     from threatml.logs.pipeline import train_log
 
     _check_grouping(session_regex, window)

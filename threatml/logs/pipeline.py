@@ -4,8 +4,10 @@ Inputs are raw text logs (read by :class:`~threatml.readers.textlog.TextLogReade
 mined into templates, grouped by a session regex or time windows) or session
 CSVs with an ``EventSequence`` column (template ids given). A model folder holds
 ``card.json``, the miner state (raw logs only), the vectoriser and every model
-(JSON; LightGBM text when labels exist). Scoring uses the supervised model when
-there is one, else the unsupervised ensemble: a session's score is its largest
+(JSON; LightGBM text when labels exist). When labels exist the main score is the
+session-signature model (anomaly rate of the exact count vector in training,
+PCA back-off for unseen ones; LightGBM is kept beside it as a second opinion);
+without labels it is the unsupervised ensemble: a session's score is its largest
 ``score / threshold`` over PCA residual, invariants and the new-template alarm
 (>= 1 means at least one model calls it anomalous).
 """
@@ -26,6 +28,7 @@ from threatml.logs.models.invariants import InvariantMiner
 from threatml.logs.models.newtemplate import NewTemplateAlarm
 from threatml.logs.models.ngram import NextEventModel
 from threatml.logs.models.pca import PCAResidual
+from threatml.logs.models.signature import SignatureModel
 from threatml.logs.models.supervised import LightGBMDetector
 from threatml.logs.sessions import (
     EventCounter,
@@ -143,7 +146,8 @@ class LogModel:
     counter: EventCounter
     models: dict
     miner: TemplateMiner | None = None
-    supervised: LightGBMDetector | None = None
+    supervised: SignatureModel | LightGBMDetector | None = None
+    lightgbm: LightGBMDetector | None = None
 
     def features(self, sequences: list[list[int]]) -> np.ndarray:
         return self.counter.transform(sequences)
@@ -158,14 +162,22 @@ class LogModel:
                 out[name] = m.score_samples(ordered if ordered is not None else sequences)
             else:
                 out[name] = m.score_samples(sequences if name == "newtemplate" else X)
+        if self.lightgbm is not None:
+            out["lightgbm"] = self.lightgbm.score_samples(X)
         if self.supervised is not None:
-            out["lightgbm"] = self.supervised.score_samples(X)
+            out[self.supervised_name] = self.supervised.score_samples(X)
         return out
+
+    @property
+    def supervised_name(self) -> str:
+        return "signature" if isinstance(self.supervised, SignatureModel) else "lightgbm"
 
     def thresholds(self) -> dict[str, float]:
         out = {k: float(m.threshold_) for k, m in self.models.items()}
+        if self.lightgbm is not None:
+            out["lightgbm"] = float(self.lightgbm.threshold_)
         if self.supervised is not None:
-            out["lightgbm"] = float(self.supervised.threshold_)
+            out[self.supervised_name] = float(self.supervised.threshold_)
         return out
 
     def score(self, sequences: list[list[int]], ordered: list[list[int]] | None = None,
@@ -173,7 +185,7 @@ class LogModel:
         """(main score, its threshold, per-model scores)."""
         per = self.model_scores(sequences, ordered)
         if self.supervised is not None:
-            return per["lightgbm"], float(self.supervised.threshold_), per
+            return per[self.supervised_name], float(self.supervised.threshold_), per
         thr = self.thresholds()
         parts = [per[k] / max(thr[k], 1e-9) for k in ENSEMBLE if k in per]
         return np.max(np.vstack(parts), axis=0), 1.0, per
@@ -189,7 +201,8 @@ class LogModel:
             files.append(m.save(folder).name)
         if self.supervised is not None:
             files.append(self.supervised.save(folder).name)
-            files.append("lightgbm.txt")
+        if self.lightgbm is not None:
+            files += [self.lightgbm.save(folder).name, "lightgbm.txt"]
         return files
 
     @classmethod
@@ -204,13 +217,16 @@ class LogModel:
                    "ngram": NextEventModel, "newtemplate": NewTemplateAlarm}
         models = {k: c.load(folder) for k, c in loaders.items() if k in card.parameters.get("models", [])}
         miner = TemplateMiner.load(folder / "miner.json") if (folder / "miner.json").exists() else None
-        sup = LightGBMDetector.load(folder) if (folder / "lightgbm.json").exists() else None
-        return cls(counter, models, miner, sup)
+        gbm = LightGBMDetector.load(folder) if (folder / "lightgbm.json").exists() else None
+        if (folder / "signature.json").exists():
+            return cls(counter, models, miner, SignatureModel.load(folder), gbm)
+        return cls(counter, models, miner, gbm)  # folders from before the signature model: LightGBM decides
 
 
 def fit_models(sequences: list[list[int]], labels: np.ndarray | None, tfidf: bool = False, seed: int = 0,
                miner: TemplateMiner | None = None) -> LogModel:
-    """Fit every model; unsupervised ones learn from sessions labelled normal when labels exist."""
+    """Fit every model; with labels, the signature model decides (LightGBM beside it) and the
+    unsupervised ones learn from the sessions labelled normal."""
     counter = EventCounter(tfidf=tfidf).fit(sequences)
     X = counter.transform(sequences)
     has_labels = labels is not None and 0 < int(np.sum(labels)) < len(labels)
@@ -224,8 +240,10 @@ def fit_models(sequences: list[list[int]], labels: np.ndarray | None, tfidf: boo
         "ngram": NextEventModel().fit(seq_n),
         "newtemplate": NewTemplateAlarm().fit(seq_n),
     }
-    sup = LightGBMDetector(seed=seed).fit(X, labels) if has_labels else None
-    return LogModel(counter, models, miner, sup)
+    if not has_labels:
+        return LogModel(counter, models, miner)
+    return LogModel(counter, models, miner, SignatureModel(seed=seed).fit(X, labels),
+                    LightGBMDetector(seed=seed).fit(X, labels))
 
 
 def train_log(paths: list[str], out: Path, session_regex: str | None = None, window: str | None = None,
@@ -249,13 +267,16 @@ def train_log(paths: list[str], out: Path, session_regex: str | None = None, win
     card = ModelCard(
         name=out.name or "log-model", version="1", domain="log", kind="log-anomaly",
         description="Template-mined log sessions scored by PCA residual, invariants, Isolation Forest, "
-                    "an n-gram next-template model, a new-template alarm" + (" and LightGBM" if model.supervised else ""),
+                    "an n-gram next-template model, a new-template alarm" + (
+                        "; with labels, a session-signature table (PCA back-off) decides, LightGBM beside it"
+                        if model.supervised else ""),
         training_data=describe_data([(Path(p), None) for p in paths]),
         features=[f"template:{v}" for v in model.counter.vocab] + ["template:unseen"],
         parameters={"session_regex": session_regex, "window": None if session_regex else (window or DEFAULT_WINDOW),
                     "tfidf": tfidf, "seed": seed, "models": sorted(model.models),
                     "supervised": model.supervised is not None, "raw_logs": data.raw,
-                    "score": "lightgbm probability" if model.supervised else f"max score/threshold over {list(ENSEMBLE)}"},
+                    "score": "signature anomaly rate (threshold by inner 5-fold CV F1)" if model.supervised
+                    else f"max score/threshold over {list(ENSEMBLE)}"},
         metrics=metrics, libraries=library_versions(), artifacts={f: "" for f in files},
         notes=["Isolation Forest is stored as its de-duplicated training vectors and refitted on load (same seed)."]
         + [f"read: {x['file']}: {x['reason']} ({x['count']:,})" for x in

@@ -1,5 +1,6 @@
-"""Log anomaly models: count-vector models (PCA residual, Isolation Forest, invariants,
-LightGBM), a next-template sequence model and a new-template alarm.
+"""Log anomaly models: count-vector models (PCA residual, Isolation Forest, invariants, the
+supervised session-signature table, LightGBM), a next-template sequence model and a
+new-template alarm.
 
 Every model follows the scikit-learn-like contract (plain constructor
 parameters, ``fit``, ``predict``, ``score_samples`` where higher means more
