@@ -72,7 +72,7 @@ def test_lookalike_domains():
 
 
 def test_attachments_by_magic_bytes_with_hashes():
-    pe = b"MZ" + b"\x90" * 200
+    pe = b"MZ" + b"\x00" * 58 + b"\x40\x00\x00\x00" + b"PE\x00\x00" + b"\x90" * 200  # e_lfanew -> PE header
     docm = zip_bytes({"[Content_Types].xml": b"<x/>", "word/document.xml": b"<w/>", "word/vbaProject.bin": b"\x00VBA"})
     inner = zip_bytes({"payload.js": b"var x = new ActiveXObject('WScript.Shell');"})
     nested = zip_bytes({"level2.zip": zip_bytes({"level3.zip": inner})})

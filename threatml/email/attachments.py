@@ -6,9 +6,9 @@ archives are opened only while small and only ``max_depth`` levels deep, so a
 zip bomb is recognised (huge declared size for its bytes) without being
 expanded.
 
->>> a = inspect_attachment("invoice.pdf.exe", b"MZ\\x90\\x00" + b"\\x00" * 60)
+>>> a = inspect_attachment("invoice.pdf.exe", b"MZ\\x90\\x00" + b"\\x00" * 60)  # MZ without a PE header
 >>> a.file_type, a.executable, a.double_extension, len(a.sha256)
-('pe', True, True, 64)
+('dos', True, True, 64)
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
+
+from threatml.files.sniff import magic_kind
 
 EXEC_EXT = frozenset({"exe", "scr", "com", "pif", "bat", "cmd", "js", "jse", "vbs", "vbe", "wsf", "wsh", "hta", "ps1",
                       "jar", "lnk", "msi", "dll", "cpl", "reg", "iso", "img", "vhd", "apk", "sh", "elf", "appx",
@@ -51,46 +53,6 @@ class Attachment:
     notes: list[str] = field(default_factory=list)
 
 
-def magic_type(data: bytes) -> str:
-    """pe, elf, macho, zip, ooxml, ole, pdf, rar, 7z, gzip, iso, lnk, html, rtf, script or other.
-
-    >>> magic_type(b"%PDF-1.7"), magic_type(b"PK\\x03\\x04"), magic_type(b"<!DOCTYPE html><html>")
-    ('pdf', 'zip', 'html')
-    """
-    h = data[:8]
-    if h[:2] == b"MZ":
-        return "pe"
-    if h[:4] == b"\x7fELF":
-        return "elf"
-    if h[:4] in (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe"):
-        return "macho"
-    if h[:4] == b"PK\x03\x04":
-        head = data[:4096]
-        return "ooxml" if b"[Content_Types].xml" in head or b"word/" in head or b"xl/" in head or b"ppt/" in head else "zip"
-    if h[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        return "ole"
-    if h[:5] == b"%PDF-":
-        return "pdf"
-    if h[:4] == b"Rar!":
-        return "rar"
-    if h[:6] == b"7z\xbc\xaf\x27\x1c":
-        return "7z"
-    if h[:2] == b"\x1f\x8b":
-        return "gzip"
-    if h[:4] == b"L\x00\x00\x00":
-        return "lnk"
-    if h[:5] == b"{\\rtf":
-        return "rtf"
-    if len(data) > 0x8006 and data[0x8001:0x8006] == b"CD001":
-        return "iso"
-    head = data[:1024].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<meta", b"<form", b"<svg")):
-        return "html"
-    if head.startswith((b"#!", b"@echo", b"<job", b"<package", b"function ", b"var ", b"dim ", b"set ", b"powershell")):
-        return "script"
-    return "other"
-
-
 def _ext(name: str) -> str:
     return name.rsplit(".", 1)[-1].lower().strip() if "." in name else ""
 
@@ -100,16 +62,16 @@ def inspect_attachment(name: str, data: bytes, content_type: str = "", max_depth
     name = (name or "").strip()
     a = Attachment(name=name[:255], size=len(data), sha256=hashlib.sha256(data).hexdigest(),
                    md5=hashlib.md5(data, usedforsecurity=False).hexdigest(), content_type=content_type.lower())
-    kind = magic_type(data)
+    kind = magic_kind(data)
     ext = _ext(name)
     a.file_type = kind
-    a.executable = kind in ("pe", "elf", "macho", "lnk", "script", "iso") or ext in EXEC_EXT
+    a.executable = kind in ("pe", "dos", "elf", "macho", "lnk", "script", "iso") or ext in EXEC_EXT
     a.archive = kind in ("zip", "rar", "7z", "gzip") or ext in ARCHIVE_EXT
     a.html = kind == "html" or ext in ("htm", "html", "shtml", "xhtml", "svg") or a.content_type == "text/html"
     m = _DOUBLE.search(name.lower())
     a.double_extension = bool(m and m.group(1) in DOC_EXT and (m.group(2) in EXEC_EXT or m.group(2) in ARCHIVE_EXT | {"htm", "html"}))
     # a document by name that is a program by content
-    a.type_mismatch = ext in DOC_EXT - {"zip", "htm", "html", "txt", "csv"} and kind in ("pe", "elf", "macho", "lnk", "script")
+    a.type_mismatch = ext in DOC_EXT - {"zip", "htm", "html", "txt", "csv"} and kind in ("pe", "dos", "elf", "macho", "lnk", "script")
     if ext in MACRO_EXT:
         a.macro_office = True
     elif kind == "ole" and (b"_VBA_PROJECT" in data or b"V\x00B\x00A\x00" in data or b"Macros" in data):

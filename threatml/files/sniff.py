@@ -36,24 +36,61 @@ def pe_offset(head: bytes) -> int | None:
     return lfanew
 
 
-def file_type(head: bytes) -> str:
-    """``pe``, ``dos`` (MZ without a PE header: DOS, NE, LE), ``elf``, ``zip`` (``office``
-    for OOXML), ``pdf``, ``script`` or ``other``."""
-    if pe_offset(head) is not None:
+def magic_kind(data: bytes) -> str:
+    """Fine-grained kind from magic bytes: pe, dos, elf, macho, zip, ooxml, ole, pdf, rar,
+    7z, gzip, iso, lnk, html, rtf, script or other (mail attachments use this directly).
+
+    >>> magic_kind(b"%PDF-1.7"), magic_kind(b"PK\\x03\\x04"), magic_kind(b"<!DOCTYPE html><html>")
+    ('pdf', 'zip', 'html')
+    """
+    if pe_offset(data) is not None:
         return "pe"
-    if head[:2] in (b"MZ", b"ZM") and len(head) >= 28:
+    if data[:2] in (b"MZ", b"ZM"):
         return "dos"
-    if head[:4] == ELF_MAGIC:
+    h = data[:8]
+    if h[:4] == ELF_MAGIC:
         return "elf"
-    if head[:4] in (ZIP_MAGIC, EMPTY_ZIP):
-        return "office" if b"[Content_Types].xml" in head[:4096] else "zip"
-    if head[:5] == b"%PDF-":
+    if h[:4] in (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe"):
+        return "macho"
+    if h[:4] in (ZIP_MAGIC, EMPTY_ZIP):
+        head = data[:4096]
+        return "ooxml" if b"[Content_Types].xml" in head or b"word/" in head or b"xl/" in head or b"ppt/" in head else "zip"
+    if h[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return "ole"
+    if h[:5] == b"%PDF-":
         return "pdf"
-    if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        return "office"
-    if head[:2] == b"#!":
+    if h[:4] == b"Rar!":
+        return "rar"
+    if h[:6] == b"7z\xbc\xaf\x27\x1c":
+        return "7z"
+    if h[:2] == b"\x1f\x8b":
+        return "gzip"
+    if h[:4] == b"L\x00\x00\x00":
+        return "lnk"
+    if h[:5] == b"{\\rtf":
+        return "rtf"
+    if len(data) > 0x8006 and data[0x8001:0x8006] == b"CD001":
+        return "iso"
+    head = data[:1024].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<meta", b"<form", b"<svg")):
+        return "html"
+    if head.startswith((b"#!", b"@echo", b"<job", b"<package", b"function ", b"var ", b"dim ", b"set ", b"powershell")):
         return "script"
     return "other"
+
+
+#: the file reader's coarser ``file.type`` vocabulary
+_FILE_TYPE = {"pe": "pe", "dos": "dos", "elf": "elf", "zip": "zip", "ooxml": "office", "ole": "office",
+              "pdf": "pdf", "script": "script"}
+
+
+def file_type(head: bytes) -> str:
+    """``pe``, ``dos`` (MZ without a PE header: DOS, NE, LE), ``elf``, ``zip`` (``office``
+    for OOXML and OLE), ``pdf``, ``script`` or ``other``."""
+    kind = magic_kind(head)
+    if kind == "dos" and len(head) < 28:
+        return "other"
+    return _FILE_TYPE.get(kind, "other")
 
 
 def is_executable_or_archive(head: bytes) -> bool:
