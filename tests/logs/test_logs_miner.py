@@ -59,7 +59,8 @@ def test_header_regex_extracts_content():
 
 
 @pytest.mark.skipif(not LOGHUB.is_dir(), reason=f"loghub 2k samples not found under {LOGHUB}")
-@pytest.mark.parametrize("system,floor", [("HDFS", 0.9975), ("BGL", 0.9625), ("Linux", 0.69), ("Proxifier", 0.5265)])
+@pytest.mark.parametrize("system,floor", [("HDFS", 0.9975), ("BGL", 0.9625), ("Linux", 0.69), ("Proxifier", 0.5265),
+                                          ("OpenSSH", 0.7885), ("Thunderbird", 0.955)])
 def test_loghub_accuracy_reaches_published_drain(system, floor):
     r = loghub_accuracy(LOGHUB / system, system, tuned=True)
     assert r["accuracy"] >= floor - 1e-9

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from threatml.cli import app, console, evaluate_app, out_console, train_app
@@ -137,7 +138,7 @@ def templates_cmd(
     table.add_column("count", justify="right")
     table.add_column("template", overflow="fold")
     for i, t, c in shown:
-        table.add_row(str(i), f"{c:,}", t)
+        table.add_row(str(i), f"{c:,}", escape(t))  # templates hold [brackets] rich would read as markup
     out_console.print(table)
     for item in report.as_dict()["skipped"] + report.as_dict()["notes"]:
         where = f", first at {item['first_at']}" if item["first_at"] else ""

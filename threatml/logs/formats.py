@@ -11,6 +11,14 @@ by the usual Drain benchmark settings. These per-system regexes are tuning
 when told the system (``--system``); otherwise the miner's defaults apply
 (broad default masking, threshold 0.5, depth 4).
 
+Depth: our tree routes by the first ``depth - 2`` tokens; the reference
+Drain benchmark code routes by ``depth - 3``, so its depth ``d`` is our
+``d - 1``. Thunderbird and OpenSSH use that translated depth (the benchmark's
+4 and 5); the other systems keep the benchmark's number as written, one level
+deeper, where it measured at least as well. OpenSSH also splits tokens on
+``:`` so a masked address written ``<ip>:`` is a parameter token of its own
+rather than a constant ``<*>:`` that counts as similar.
+
 >>> rx = header_regex("<Date> <Time> <Level> <Component>: <Content>")
 >>> rx.match("081109 203615 INFO dfs.DataNode: got it").group("Content")
 'got it'
@@ -61,7 +69,7 @@ KNOWN_FORMATS: dict[str, LogFormat] = {f.name: f for f in (
     LogFormat("HPC", "<LogId> <Node> <Component> <State> <Time> <Flag> <Content>", (r"=\d+",)),
     LogFormat("Thunderbird",
               r"<Label> <Timestamp> <Date> <User> <Month> <Day> <Time> <Location> <Component>(\[<PID>\])?: <Content>",
-              (r"(\d+\.){3}\d+",)),
+              (r"(\d+\.){3}\d+",), depth=3),
     LogFormat("Windows", "<Date> <Time>, <Level>                  <Component>    <Content>", (r"0x.*?\s",),
               sim_threshold=0.7, depth=5),
     LogFormat("Linux", r"<Month> <Date> <Time> <Level> <Component>(\[<PID>\])?: <Content>",
@@ -75,7 +83,7 @@ KNOWN_FORMATS: dict[str, LogFormat] = {f.name: f for f in (
               (r"<\d+\ssec", r"([\w-]+\.)+[\w-]+(:\d+)?", r"\d{2}:\d{2}(:\d{2})*", r"[KGTM]B"),
               sim_threshold=0.6, depth=3),
     LogFormat("OpenSSH", r"<Date> <Day> <Time> <Component> sshd\[<Pid>\]: <Content>",
-              (r"(\d+\.){3}\d+", r"([\w-]+\.){2,}[\w-]+"), sim_threshold=0.6, depth=5),
+              (r"(\d+\.){3}\d+", r"([\w-]+\.){2,}[\w-]+"), sim_threshold=0.6, depth=4, delimiters=":"),
     LogFormat("OpenStack", r"<Logrecord> <Date> <Time> <Pid> <Level> <Component> \[<ADDR>\] <Content>",
               (r"((\d+\.){3}\d+,?)+", r"/.+?\s", r"\d+"), sim_threshold=0.5, depth=5),
     LogFormat("Mac", r"<Month>  <Date> <Time> <User> <Component>\[<PID>\]( \(<Address>\))?: <Content>",
