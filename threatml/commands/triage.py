@@ -241,10 +241,14 @@ def export_cmd(
         if not picks:
             raise ThreatMLError("no confirmed incidents: mark findings with `threatml triage mark ID -v tp` first")
         out.mkdir(parents=True, exist_ok=True)
+        loaded: dict[int, tuple[dict, list]] = {}  # scan -> (incidents by id, findings): read each scan once
         for scan_id, inc_id in picks:
-            inc = next(x for x in st.incidents(scan_id) if x.id == inc_id)
+            if scan_id not in loaded:
+                loaded[scan_id] = ({x.id: x for x in st.incidents(scan_id)}, st.findings(scan_id))
+            incidents, scan_findings = loaded[scan_id]
+            inc = incidents[inc_id]
             members = set(inc.finding_ids)
-            findings = [f for f in st.findings(scan_id) if f.id in members]
+            findings = [f for f in scan_findings if f.id in members]
             doc = (to_stix_bundle if fmt == ExportFormat.stix else to_misp_event)(findings, inc.id, inc.title)
             path = out / f"incident-{inc.id}.{fmt.value}.json"
             path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")

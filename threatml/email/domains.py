@@ -29,9 +29,7 @@ import ipaddress
 import unicodedata
 from functools import lru_cache
 
-import tldextract
-
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)  # bundled list: never a network call
+from threatml.web.tld import extractor  # the one offline public-suffix extractor (never a network call)
 
 #: brands phishers imitate most; their domains count as protected for the model's features
 BRAND_DOMAINS: tuple[str, ...] = (
@@ -77,7 +75,7 @@ def listed_domain(host: str) -> str:
     >>> listed_domain("www.paypal.com"), listed_domain("invoice.pdf")
     ('paypal.com', '')
     """
-    ex = _EXTRACT((host or "").lower())
+    ex = extractor()((host or "").lower())
     return f"{ex.domain}.{ex.suffix}" if ex.domain and ex.suffix else ""
 
 
@@ -89,7 +87,7 @@ def split_host(host: str) -> tuple[str, str, str]:
     (('a.b', 'example', 'co.uk'), ('login', 'paypa1-help', 'internal'))
     """
     host = (host or "").lower().strip(".")
-    ex = _EXTRACT(host)
+    ex = extractor()(host)
     if not ex.suffix and "." in host and not is_ip(host):
         parts = host.split(".")
         return ".".join(parts[:-2]), parts[-2], parts[-1]

@@ -341,11 +341,16 @@ def _title(group: list[Finding], entity_type: str, entity: str, role: str) -> st
     return f"{what} {prep} {entity}"
 
 
-def _when(t: float) -> str:
+def utc_text(t: float, missing: str | None = None) -> str:
+    """``YYYY-mm-dd HH:MM:SS`` (UTC) of epoch seconds; ``missing`` (default: the number) when ``t`` is no time.
+
+    >>> utc_text(0.0), utc_text(float("nan"), "?")
+    ('1970-01-01 00:00:00', '?')
+    """
     try:
         return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     except (OverflowError, OSError, ValueError):
-        return str(t)
+        return str(t) if missing is None else missing
 
 
 def duration_text(seconds: float) -> str:
@@ -370,7 +375,7 @@ def _summary(group: list[Finding], entity: str, role: str, start: float, end: fl
     dets = list(dict.fromkeys(f.detector for f in group))
     lead = (
         f"{len(group)} finding{'s' if len(group) != 1 else ''} from {len(dets)} detector{'s' if len(dets) != 1 else ''} "
-        f"about {entity} between {_when(start)} and {_when(end)} UTC ({duration_text(end - start)})."
+        f"about {entity} between {utc_text(start)} and {utc_text(end)} UTC ({duration_text(end - start)})."
     )
     out = [lead]
     if role == "victim":

@@ -27,7 +27,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from threatml import __version__
-from threatml.findings.incidents import Incident, duration_text
+from threatml.findings.incidents import Incident, duration_text, utc_text
 from threatml.findings.schema import SEVERITY_RANK, Finding
 from threatml.findings.attack import technique
 
@@ -203,13 +203,6 @@ def _charts(findings: list[Finding]) -> list[dict]:
 # --- incidents, overview, scan tables -----------------------------------------
 
 
-def _when(t: float) -> str:
-    try:
-        return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    except (OverflowError, OSError, ValueError):
-        return "?"
-
-
 def _incident_rows(incidents: list[Incident], by_id: dict[str, Finding]) -> list[dict]:
     rows = []
     for rank, inc in enumerate(incidents[:MAX_INCIDENTS], 1):
@@ -224,7 +217,7 @@ def _incident_rows(incidents: list[Incident], by_id: dict[str, Finding]) -> list
                 "title": f.title,
                 "score": f"{f.score:.2f}",
                 "severity": f.severity,
-                "when": f"{_when(f.start)} +{duration_text(f.end - f.start)}",
+                "when": f"{utc_text(f.start, '?')} +{duration_text(f.end - f.start)}",
                 "explanation": f.explanation,
                 "evidence": f.evidence[:MAX_EVIDENCE_SHOWN],
                 "evidence_more": total - min(len(f.evidence), MAX_EVIDENCE_SHOWN),
@@ -247,7 +240,7 @@ def _incident_rows(incidents: list[Incident], by_id: dict[str, Finding]) -> list
             "title": inc.title,
             "detectors": inc.detectors,
             "attack": techniques,
-            "start": _when(inc.start),
+            "start": utc_text(inc.start, "?"),
             "span": duration_text(inc.end - inc.start),
             "n_findings": len(inc.finding_ids),
             "summary": inc.summary,
@@ -271,8 +264,8 @@ def _overview(incidents: list[Incident], findings: list[Finding], summary: dict)
         "elapsed": summary.get("elapsed_s"),
         "rate": summary.get("records_per_s"),
         "severity": [(s, sev.get(s, 0)) for s in ("critical", "high", "medium", "low", "info")],
-        "first": _when(min(t)) if t else None,
-        "last": _when(max(t)) if t else None,
+        "first": utc_text(min(t), "?") if t else None,
+        "last": utc_text(max(t), "?") if t else None,
         "scan_id": summary.get("scan_id"),
         "store": summary.get("store"),
     }

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from threatml.identity.baselines import Baselines
-from threatml.identity.risk import RiskLedger
+from threatml.findings.incidents import utc_text
+from threatml.triage.risk import RiskLedger
 
 #: actions that are one failed authentication attempt when their outcome is failure
 FAIL_ACTIONS = frozenset({"logon-failed", "kerberos-preauth-failed", "kerberos-tgt", "ntlm-validate"})
@@ -70,9 +70,8 @@ def success_mask(f: pd.DataFrame) -> np.ndarray:
 
 
 def when(t: float) -> str:
-    if t != t:
-        return "unknown time"
-    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = utc_text(t, missing="")
+    return f"{text} UTC" if text else "unknown time"
 
 
 def top_names(counts: dict, n: int = 5) -> str:
