@@ -6,21 +6,26 @@ Parts (all by default; choose with ``--only``):
   layout regexes and Drain settings, as in the usual Drain benchmark) and
   with one default configuration, beside the published Drain figures; mining
   speed (masking + miner) in lines/s over the 16 systems' messages.
-* ``hdfs``    HDFS session F1 over 5 stratified 80/20 splits (more with
-  ``--hdfs-seeds 0 1 2 3 4``): our models (the session-signature table with PCA
-  back-off that ``train log`` uses with labels; LightGBM on counts + template-pair
-  counts; the unsupervised ensemble; the n-gram next-template model) beside the
+* ``hdfs``    HDFS session F1 over 25 stratified 80/20 splits (5 per seed, seeds
+  0-4 by default, ``--hdfs-seeds`` to change; seed 0's 5 splits are also
+  reported alone), with wins / ties / losses of ours against each baseline per
+  split: our models (the session-signature table with PCA back-off that
+  ``train log`` uses with labels; LightGBM on counts + template-pair counts; the
+  unsupervised ensemble; the n-gram next-template model) beside the
   classical baselines run on the same splits (PCA, Isolation Forest, invariant
   mining, logistic regression, decision tree) and the ceilings left by
-  identical sessions with different labels.
+  identical sessions with different labels. When deep-loglizer's test half
+  (``session_test.csv``) sits beside ``session_train.csv``, that fixed split
+  (train on the whole train file, test on the test file) is reported first.
 * ``bgl``     BGL 2k alert lines (first token not ``-``): precision and recall
   of (a) the unsupervised line rule "rare template or FATAL/FAILURE level" and
   (b) a supervised LightGBM on template ids, 5-fold cross-validated.
 * ``scale``   ``train log`` on 575,061 sessions (the size of full HDFS v1),
   resampled from the sample: time and peak RSS of the whole training.
-* ``big``     a generated ``--lines`` line syslog-like file (default 10 million),
-  read, mined and scanned by the log detector in a child process: lines/s and
-  peak RSS (bounded memory).
+* ``big``     a generated ``--lines`` line syslog-like file (default 10 million):
+  mine only, read only, read + mine (``threatml templates``), read + mine +
+  detector (``threatml scan``), each in a child process: lines per wall second
+  and per CPU-second, peak RSS (bounded memory).
 
     .venv/bin/python bench/bench_logs.py                 # everything, 10M lines
     .venv/bin/python bench/bench_logs.py --only hdfs bgl
@@ -45,6 +50,7 @@ from shared_data import DATASETS  # noqa: E402
 
 LOGHUB = DATASETS / "logs" / "loghub-2k"
 HDFS = DATASETS / "logs" / "hdfs-sessions" / "session_train.csv"
+HDFS_TEST = HDFS.with_name("session_test.csv")  # deep-loglizer's test half; absent from the shared copy here
 PUBLISHED_DRAIN = {"HDFS": 0.9975, "Hadoop": 0.9475, "Spark": 0.92, "Zookeeper": 0.9665, "BGL": 0.9625,
                    "HPC": 0.887, "Thunderbird": 0.955, "Windows": 0.997, "Linux": 0.69, "Android": 0.911,
                    "HealthApp": 0.78, "Apache": 1.0, "Proxifier": 0.5265, "OpenSSH": 0.7885, "OpenStack": 0.7325,
@@ -105,8 +111,9 @@ HDFS_ORDER = ["baseline PCA", "baseline Isolation Forest", "baseline invariant m
               "ours n-gram next template (DeepLog-style)", "ours PCA on normal sessions"]
 
 
-def bench_hdfs(splits: int = 5, seeds: tuple[int, ...] = (0,)) -> dict:
-    """F1 over ``splits`` stratified 80/20 splits for each seed in ``seeds`` (seed 0 = the reported table)."""
+def bench_hdfs(splits: int = 5, seeds: tuple[int, ...] = (0, 1, 2, 3, 4)) -> dict:
+    """F1 over ``splits`` stratified 80/20 splits for each seed in ``seeds`` (the first seed's splits are
+    also summarised alone), and wins / ties / losses of ours against every baseline per split."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedShuffleSplit
@@ -123,64 +130,100 @@ def bench_hdfs(splits: int = 5, seeds: tuple[int, ...] = (0,)) -> dict:
     seqs, y = list(df["events"]), df["label"].to_numpy()
     res: dict[str, list[float]] = {k: [] for k in HDFS_ORDER}
     ceil: dict[str, list[float]] = {"same_counts_majority": [], "same_counts_best_f1": [], "same_sequence_majority": []}
-    fit_s = []
+    fit_s: list[float] = []
+
+    def evaluate_split(s_tr: list, y_tr: np.ndarray, s_te: list, y_te: np.ndarray) -> None:
+        c = EventCounter().fit(s_tr)
+        Xtr, Xte = c.transform(s_tr), c.transform(s_te)
+        tf = EventCounter(tfidf=True).fit(s_tr)
+        Ttr, Tte = tf.transform(s_tr), tf.transform(s_te)
+
+        def add(name: str, pred: np.ndarray) -> None:
+            res[name].append(f1_score(y_te, pred))
+
+        # classical baselines with their standard settings, as loglizer runs them (the unsupervised
+        # ones fit on all training sessions, the supervised ones on TF-IDF counts)
+        add("baseline PCA", PCAResidual().fit(Xtr).predict(Xte))
+        add("baseline Isolation Forest", IsolationForestModel(seed=0).fit(Xtr).predict(Xte))
+        add("baseline invariant mining", InvariantMiner().fit(Xtr).predict(Xte))
+        add("baseline logistic regression", LogisticRegression(max_iter=2000).fit(Ttr, y_tr).predict(Tte))
+        add("baseline decision tree", DecisionTreeClassifier(random_state=0).fit(Ttr, y_tr).predict(Tte))
+        # ours: exactly what `train log` fits on labelled sessions (training fold only; the
+        # signature model picks its threshold by inner cross-validation of the training fold)
+        t0 = time.perf_counter()
+        full = fit_models(s_tr, y_tr)
+        fit_s.append(time.perf_counter() - t0)
+        score, thr, per = full.score(s_te)
+        add("ours signature table + PCA back-off (train log default)", (score >= thr).astype(int))
+        Ptr, pairs = sequence_features(s_tr, c.vocab)
+        Pte, _ = sequence_features(s_te, c.vocab, pairs)
+        add("ours LightGBM counts+pairs", LightGBMDetector().fit(np.hstack([Xtr, Ptr]), y_tr)
+            .predict(np.hstack([Xte, Pte])))
+        full.supervised = full.lightgbm = None
+        score, thr, per = full.score(s_te)
+        add("ours unsupervised ensemble (normal-only fit)", (score >= thr).astype(int))
+        add("ours n-gram next template (DeepLog-style)", (per["ngram"] > full.models["ngram"].threshold_).astype(int))
+        add("ours PCA on normal sessions", (per["pca"] > full.models["pca"].threshold_).astype(int))
+        keys = [tuple(r) for r in Xte]
+        ceil["same_counts_majority"].append(_ceiling(keys, y_te))
+        ceil["same_counts_best_f1"].append(_f1_ceiling(keys, y_te))
+        ceil["same_sequence_majority"].append(_ceiling([tuple(s) for s in s_te], y_te))
+
+    fixed = None
+    if HDFS_TEST.is_file():
+        # deep-loglizer's own train/test split, when its test half is present: reported first and alone
+        dte = read_session_csv(HDFS_TEST)
+        evaluate_split(seqs, y, list(dte["events"]), dte["label"].to_numpy())
+        fixed = {k: round(float(v.pop()), 4) for k, v in res.items()}
+        fixed_ceiling = {k: round(float(v.pop()), 4) for k, v in ceil.items()}
+        print(f"fixed split ({HDFS.name} -> {HDFS_TEST.name}, {len(dte)} test sessions):")
+        print(pd.Series(fixed).to_string(), "\nceilings:", fixed_ceiling)
+        fixed = {"f1": fixed, "ceiling": fixed_ceiling, "test_sessions": len(dte)}
     for seed in seeds:
         sss = StratifiedShuffleSplit(n_splits=splits, test_size=0.2, random_state=seed)
         for tr, te in sss.split(np.zeros(len(y)), y):
-            s_tr, s_te = [seqs[i] for i in tr], [seqs[i] for i in te]
-            c = EventCounter().fit(s_tr)
-            Xtr, Xte = c.transform(s_tr), c.transform(s_te)
-            tf = EventCounter(tfidf=True).fit(s_tr)
-            Ttr, Tte = tf.transform(s_tr), tf.transform(s_te)
-
-            def add(name: str, pred: np.ndarray) -> None:
-                res[name].append(f1_score(y[te], pred))
-
-            # classical baselines with their standard settings, as loglizer runs them (the unsupervised
-            # ones fit on all training sessions, the supervised ones on TF-IDF counts)
-            add("baseline PCA", PCAResidual().fit(Xtr).predict(Xte))
-            add("baseline Isolation Forest", IsolationForestModel(seed=0).fit(Xtr).predict(Xte))
-            add("baseline invariant mining", InvariantMiner().fit(Xtr).predict(Xte))
-            add("baseline logistic regression", LogisticRegression(max_iter=2000).fit(Ttr, y[tr]).predict(Tte))
-            add("baseline decision tree", DecisionTreeClassifier(random_state=0).fit(Ttr, y[tr]).predict(Tte))
-            # ours: exactly what `train log` fits on labelled sessions (training fold only; the
-            # signature model picks its threshold by inner cross-validation of the training fold)
-            t0 = time.perf_counter()
-            full = fit_models(s_tr, y[tr])
-            fit_s.append(time.perf_counter() - t0)
-            score, thr, per = full.score(s_te)
-            add("ours signature table + PCA back-off (train log default)", (score >= thr).astype(int))
-            Ptr, pairs = sequence_features(s_tr, c.vocab)
-            Pte, _ = sequence_features(s_te, c.vocab, pairs)
-            add("ours LightGBM counts+pairs", LightGBMDetector().fit(np.hstack([Xtr, Ptr]), y[tr])
-                .predict(np.hstack([Xte, Pte])))
-            full.supervised = full.lightgbm = None
-            score, thr, per = full.score(s_te)
-            add("ours unsupervised ensemble (normal-only fit)", (score >= thr).astype(int))
-            add("ours n-gram next template (DeepLog-style)", (per["ngram"] > full.models["ngram"].threshold_).astype(int))
-            add("ours PCA on normal sessions", (per["pca"] > full.models["pca"].threshold_).astype(int))
-            keys = [tuple(r) for r in Xte]
-            ceil["same_counts_majority"].append(_ceiling(keys, y[te]))
-            ceil["same_counts_best_f1"].append(_f1_ceiling(keys, y[te]))
-            ceil["same_sequence_majority"].append(_ceiling([tuple(s) for s in s_te], y[te]))
+            evaluate_split([seqs[i] for i in tr], y[tr], [seqs[i] for i in te], y[te])
+    first = splits  # the splits of the first seed: the table reported in docs/logs.md
     table = pd.DataFrame({"model": list(res), "f1_mean": [np.mean(v) for v in res.values()],
                           "f1_sd": [np.std(v) for v in res.values()],
-                          "f1_min": [np.min(v) for v in res.values()], "f1_max": [np.max(v) for v in res.values()]})
-    print(f"{len(y)} sessions, {int(y.sum())} anomalous; {splits} stratified 80/20 splits x seeds {list(seeds)}")
+                          "f1_min": [np.min(v) for v in res.values()], "f1_max": [np.max(v) for v in res.values()],
+                          f"f1_mean_first_{first}": [np.mean(v[:first]) for v in res.values()]})
+    n_splits = len(res[HDFS_ORDER[0]])
+    print(f"{len(y)} sessions, {int(y.sum())} anomalous; {splits} stratified 80/20 splits x seeds {list(seeds)} "
+          f"= {n_splits} splits")
     print(table.round(4).to_string(index=False))
     ours = np.asarray(res[HDFS_ORDER[5]])
     best = max(HDFS_ORDER[:5], key=lambda k: np.mean(res[k]))
-    out = {"sessions": len(y), "anomalous": int(y.sum()), "splits": splits, "seeds": list(seeds),
+    versus = {}
+    for base in HDFS_ORDER[:5]:
+        d = ours - np.asarray(res[base])
+        versus[base] = {"all": _wtl(d), f"first_{first}": _wtl(d[:first]),
+                        "mean_diff": round(float(d.mean()), 4), f"mean_diff_first_{first}": round(float(d[:first].mean()), 4)}
+    print(f"ours (signature table) vs each baseline, per split: wins / ties / losses (tie: equal F1), "
+          f"over all {n_splits} splits and over the first {first}:")
+    print(pd.DataFrame([{"baseline": b, f"w/t/l all {n_splits}": "{wins}/{ties}/{losses}".format(**v["all"]),
+                         "mean diff all": v["mean_diff"],
+                         f"w/t/l first {first}": "{wins}/{ties}/{losses}".format(**v[f"first_{first}"]),
+                         f"mean diff first {first}": v[f"mean_diff_first_{first}"]} for b, v in versus.items()])
+          .to_string(index=False))
+    out = {"sessions": len(y), "anomalous": int(y.sum()), "splits": n_splits, "seeds": list(seeds),
            "f1": {k: round(float(np.mean(v)), 4) for k, v in res.items()},
            "f1_sd": {k: round(float(np.std(v)), 4) for k, v in res.items()},
-           "best_baseline": best,
+           f"f1_first_{first}": {k: round(float(np.mean(v[:first])), 4) for k, v in res.items()},
+           "best_baseline": best, "ours_vs_baseline": versus,
            "ours_minus_best_baseline_per_split": [round(float(d), 4) for d in ours - np.asarray(res[best])],
            "ceiling": {k: round(float(np.mean(v)), 4) for k, v in ceil.items()},
-           "ours_fit_s_mean": round(float(np.mean(fit_s)), 2)}
+           f"ceiling_first_{first}": {k: round(float(np.mean(v[:first])), 4) for k, v in ceil.items()},
+           "ours_fit_s_mean": round(float(np.mean(fit_s)), 2), "fixed_split": fixed}
     print("ceilings on the test splits (identical count vectors: majority rule / best-F1 oracle; identical "
-          "sequences: majority rule, in-sample):", out["ceiling"])
+          "sequences: majority rule, in-sample):", out["ceiling"], f"first {first}:", out[f"ceiling_first_{first}"])
     print(f"ours minus best baseline ({best}) per split:", out["ours_minus_best_baseline_per_split"])
     return out
+
+
+def _wtl(diff: np.ndarray, tol: float = 1e-9) -> dict:
+    """Wins, ties and losses of ours over a baseline from per-split F1 differences."""
+    return {"wins": int((diff > tol).sum()), "ties": int((np.abs(diff) <= tol).sum()), "losses": int((diff < -tol).sum())}
 
 
 def bench_bgl() -> dict:
@@ -254,17 +297,24 @@ from pathlib import Path
 from threatml.errors import ReadReport
 from threatml.readers.textlog import TextLogReader
 from threatml.detectors.logs.anomaly import LogAnomalyDetector
-path = Path(sys.argv[1])
-det = LogAnomalyDetector()
+from threatml.logs.miner import TemplateMiner
+path, mode = Path(sys.argv[1]), sys.argv[2]
+det = LogAnomalyDetector() if mode == "read_mine_detect" else None
+miner = TemplateMiner() if mode == "read_mine" else None
 rep = ReadReport()
 t = time.perf_counter(); c = time.process_time(); n = 0
 for batch in TextLogReader().read(path, rep):
     n += len(batch)
-    det.process(batch)
-findings = det.flush()
+    if det is not None:
+        det.process(batch)
+    elif miner is not None:
+        miner.add_many(batch.frame["message"])  # what `threatml templates` does
+findings = det.flush() if det is not None else []
 wall = time.perf_counter() - t; cpu = time.process_time() - c
 print(json.dumps({"lines": n, "wall_s": round(wall, 1), "lines_per_s": round(n / wall),
-                  "cpu_s": round(cpu, 1), "lines_per_cpu_s": round(n / cpu), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                  "cpu_s": round(cpu, 1), "lines_per_cpu_s": round(n / cpu),
+                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                  "templates": len(miner.clusters) if miner is not None else None,
                   "findings": len(findings), "skipped": rep.skipped_total()}))
 """
 
@@ -277,7 +327,7 @@ with open(sys.argv[1], encoding="utf-8", errors="replace") as fh:
         lines = fh.readlines(16 << 20)
         if not lines:
             break
-        m.add_many([ln[16:] for ln in lines])  # the message after the fixed-width syslog date
+        m.add_many([ln[16:-1] for ln in lines])  # the message after the fixed-width syslog date
         n += len(lines)
 wall = time.perf_counter() - t; cpu = time.process_time() - c
 print(json.dumps({"lines": n, "wall_s": round(wall, 1), "lines_per_s": round(n / wall), "cpu_s": round(cpu, 1),
@@ -285,16 +335,26 @@ print(json.dumps({"lines": n, "wall_s": round(wall, 1), "lines_per_s": round(n /
                   "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 """
 
+RUNS = ("mine_only", "read", "read_mine", "read_mine_detect")
 
-def bench_big(lines: int, keep: Path | None) -> dict:
+
+def bench_big(lines: int, keep: Path | None, runs: tuple[str, ...] = RUNS) -> dict:
+    """Each run in a fresh child process (its own peak RSS): ``mine_only`` (masking + miner over the message
+    part), ``read`` (``textlog`` reader alone), ``read_mine`` (reader + miner: the parse path of ``threatml
+    templates``), ``read_mine_detect`` (reader + ``logs.anomaly``: the parse path of ``threatml scan``).
+    Rates are lines per second of wall time and per CPU-second (the machine may be shared)."""
     work = keep or Path(tempfile.mkdtemp(prefix="threatml-logs-bench-"))
     path = work / "big-syslog.log"
     t = time.perf_counter()
-    generate(path, lines)
+    fresh = not path.exists() or sum(1 for _ in open(path, "rb")) != lines
+    if fresh:
+        generate(path, lines)
     gen_s = time.perf_counter() - t
-    out = {"lines": lines, "file_mb": round(path.stat().st_size / 1e6), "generate_s": round(gen_s, 1)}
-    for name, code in (("mine_only", _CHILD_MINE), ("read_mine_detect", _CHILD)):
-        proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    out = {"lines": lines, "file_mb": round(path.stat().st_size / 1e6), "generated": fresh,
+           "generate_s": round(gen_s, 1)}
+    for name in runs:
+        code = _CHILD_MINE if name == "mine_only" else _CHILD
+        proc = subprocess.run([sys.executable, "-c", code, str(path), name], capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"{name} failed: {proc.stderr[-2000:]}")
         out[name] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -344,10 +404,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", default=["loghub", "hdfs", "bgl", "scale", "big"])
     ap.add_argument("--lines", type=int, default=10_000_000, help="lines of the generated file for 'big'")
-    ap.add_argument("--keep", type=Path, help="write the generated file here and keep it")
+    ap.add_argument("--keep", type=Path, help="write the generated file here and keep it (reused when present)")
+    ap.add_argument("--big-runs", nargs="*", default=list(RUNS), choices=RUNS, help="runs of 'big'")
     ap.add_argument("--json", type=Path, help="also write all results to this JSON file")
-    ap.add_argument("--hdfs-seeds", type=int, nargs="*", default=[0],
-                    help="split seeds for 'hdfs' (5 splits each; 0 alone gives the reported table)")
+    ap.add_argument("--hdfs-seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4],
+                    help="split seeds for 'hdfs' (5 splits each; the first seed's 5 are also reported alone)")
     args = ap.parse_args()
     if not LOGHUB.is_dir() and set(args.only) & {"loghub", "bgl"}:
         raise SystemExit(f"loghub 2k samples not found under {LOGHUB}")
@@ -355,7 +416,7 @@ def main() -> None:
     for part in args.only:
         print(f"\n== {part}")
         results[part] = {"loghub": bench_loghub, "hdfs": lambda: bench_hdfs(seeds=tuple(args.hdfs_seeds)), "bgl": bench_bgl, "scale": bench_scale,
-                         "big": lambda: bench_big(args.lines, args.keep)}[part]()
+                         "big": lambda: bench_big(args.lines, args.keep, tuple(args.big_runs))}[part]()
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

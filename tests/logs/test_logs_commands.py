@@ -98,3 +98,30 @@ def test_train_with_fixed_and_sliding_windows(tmp_path):
         assert card["parameters"]["window"] == spec
         counts[spec] = card["metrics"]["sessions"]
     assert counts["10m"] == 6 and counts["10m/5m"] == 13  # every line sits in two overlapping windows
+
+
+def test_scan_with_trained_log_model(tmp_path):
+    hdfs_like(tmp_path / "train.log", n_blocks=200, anomalies=1, seed=3)
+    bad = hdfs_like(tmp_path / "test.log", n_blocks=100, anomalies=3, seed=4)
+    res = runner.invoke(app, ["train", "log", "--data", str(tmp_path / "train.log"), "--session-regex", r"(blk_-?\d+)",
+                              "--out", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "f.jsonl"
+    res = runner.invoke(app, ["scan", str(tmp_path / "test.log"), "--no-store", "--no-report", "--out", str(out),
+                              "--session-regex", r"(blk_-?\d+)", "--log-model", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    found = [json.loads(x) for x in out.read_text().splitlines()]
+    mine = [f for f in found if "logs.anomaly" in json.dumps(f)]
+    assert mine and all("trained log model" in json.dumps(f) for f in mine)
+    assert {e for f in mine for e in bad if e in json.dumps(f)} and len(mine) <= 3
+    # without --session-regex the scan groups sessions as the model was trained (the card's regex)
+    out2 = tmp_path / "g.jsonl"
+    res = runner.invoke(app, ["scan", str(tmp_path / "test.log"), "--no-store", "--no-report", "--out", str(out2),
+                              "--log-model", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    again = [json.loads(x) for x in out2.read_text().splitlines() if "logs.anomaly" in x]
+    assert again and {e for f in again for e in bad if e in json.dumps(f)} == \
+        {e for f in mine for e in bad if e in json.dumps(f)}
+    res = runner.invoke(app, ["scan", str(tmp_path / "test.log"), "--no-store", "--no-report",
+                              "--log-model", str(tmp_path / "missing")])
+    assert res.exit_code != 0

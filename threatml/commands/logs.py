@@ -123,7 +123,7 @@ def templates_cmd(
                 miner.add_many(split_content(chunk, KNOWN_FORMATS[system]))
         else:
             for batch in TextLogReader().read(path, report):
-                miner.add_many(batch.frame["message"].tolist())
+                miner.add_many(batch.frame["message"])
     if save:
         miner.save(save)
     rows = miner.templates()

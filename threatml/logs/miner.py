@@ -29,11 +29,13 @@ True
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+import pyarrow as pa
 
 from threatml.logs.masking import WILDCARD, Masker
 
@@ -52,9 +54,16 @@ class Cluster:
         return " ".join(self.tokens)
 
 
+_ASCII_DIGIT = re.compile(r"[0-9]")
+
+
 def _is_variable(tok: str) -> bool:
     """Route by a token only when it looks constant: no digit and nothing masked inside."""
-    return WILDCARD in tok or any(c.isdigit() for c in tok)
+    if WILDCARD in tok:
+        return True
+    if tok.isascii():
+        return _ASCII_DIGIT.search(tok) is not None
+    return any(c.isdigit() for c in tok)
 
 
 class TemplateMiner:
@@ -101,30 +110,39 @@ class TemplateMiner:
         """Mine one message; return its cluster id."""
         return int(self.add_many([message])[0])
 
-    def add_many(self, messages: Iterable[str]) -> np.ndarray:
-        """Mine a chunk of messages; return their cluster ids (int64 array)."""
-        masked = self.masker.mask_many(messages)
-        out = np.empty(len(masked), dtype=np.int64)
-        cache, clusters = self._cache, self.clusters
-        for i, text in enumerate(masked):
-            self._clock += 1
+    def add_many(self, messages: Iterable[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Mine a chunk of messages (list, pandas Series or Arrow strings); return cluster ids (int64).
+
+        Each distinct masked text of the chunk is looked up once, in order of
+        first appearance, which is what line-by-line mining would do: a text
+        seen before in the chunk always hits the masked-text cache.
+        """
+        codes, texts = self.masker.mask_codes(messages)
+        n = len(codes)
+        if not n:
+            return np.empty(0, dtype=np.int64)
+        counts = np.bincount(codes, minlength=len(texts))
+        last = n - 1 - np.unique(codes[::-1], return_index=True)[1]  # line of each text's last use
+        ids = np.empty(len(texts), dtype=np.int64)
+        cache, clusters, base = self._cache, self.clusters, self._clock
+        for j, text in enumerate(texts):
             cid = cache.get(text)
-            if cid is not None:
-                c = clusters.get(cid)
-                if c is not None:
-                    c.size += 1
-                    c.last = self._clock
-                    out[i] = cid
-                    continue
-            cid = self._add_masked(text)
-            if len(cache) >= self.cache_size:
-                cache.clear()
-            cache[text] = cid
-            out[i] = cid
-        self.lines += len(masked)
+            c = clusters.get(cid) if cid is not None else None
+            extra = int(counts[j])
+            if c is None:
+                cid = self._add_masked(text)
+                c, extra = clusters[cid], extra - 1
+                if len(cache) >= self.cache_size:
+                    cache.clear()
+                cache[text] = cid
+            c.size += extra
+            c.last = max(c.last, base + 1 + int(last[j]))
+            ids[j] = cid
+        self._clock = base + n
+        self.lines += n
         if len(clusters) > self.max_clusters:
             self._evict()
-        return out
+        return ids[codes]
 
     def match(self, message: str) -> int | None:
         """The cluster id ``message`` would join, without changing any state (None: new)."""

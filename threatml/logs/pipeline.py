@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from threatml.errors import InputError, ReadReport, ThreatMLError
 from threatml.logs.miner import TemplateMiner
@@ -33,11 +34,10 @@ from threatml.logs.models.supervised import LightGBMDetector
 from threatml.logs.sessions import (
     EventCounter,
     Session,
-    build_sessions,
     parse_window_spec,
     read_session_csv,
     session_keys,
-    window_keys,
+    window_indices,
 )
 
 DEFAULT_WINDOW = "5m"
@@ -86,6 +86,25 @@ def _is_session_csv(path: Path) -> bool:
     return b"EventSequence" in head and b"," in head
 
 
+def _add_to_sessions(found: dict[str, Session], prefix: str, rows: np.ndarray, codes: np.ndarray, names: list[str],
+                     ids: np.ndarray, bad: np.ndarray) -> None:
+    """Append a batch's template ids to their sessions, one slice per session (codes numbered by first use)."""
+    if not len(rows):
+        return
+    order = np.argsort(codes, kind="stable")
+    rows, codes = rows[order], codes[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(rows)]
+    for a, b in zip(starts.tolist(), ends.tolist()):
+        key = f"{prefix}@{names[codes[a]]}"
+        s = found.get(key)
+        if s is None:
+            s = found[key] = Session(key)
+        s.events.extend(ids[rows[a:b]].tolist())
+        if bad[rows[a:b]].any():
+            s.label = 1
+
+
 def load_log_data(paths: list[str], session_regex: str | None = None, window: str | None = None,
                   miner: TemplateMiner | None = None) -> LogData:
     """Sessions from every file; raw logs are mined with ``miner`` (a new one when None)."""
@@ -106,33 +125,33 @@ def load_log_data(paths: list[str], session_regex: str | None = None, window: st
             continue
         raw = True
         miner = miner or TemplateMiner()
-        keys: list = []
-        ids: list[np.ndarray] = []
-        labels: list[np.ndarray] = []
         seconds, step = (None, None) if session_regex else parse_window_spec(window or DEFAULT_WINDOW)
+        found: dict[str, Session] = {}  # sessions of this file, grown batch by batch (no per-line key list)
         for batch in TextLogReader().read(path, report):
             f = batch.frame
             report.read(str(path), len(f))
-            ids.append(miner.add_many(f["message"].tolist()))
-            labels.append((f["label"] == "malicious").to_numpy())
+            ids = miner.add_many(f["message"])
+            bad = (f["label"] == "malicious").to_numpy()
             if session_regex:
-                got = session_keys(f["message"].tolist(), session_regex)
-                missing = sum(1 for k in got if not k)
-                if missing:
-                    report.note(str(path), "no session id (regex did not match): line in no session", n=missing)
-                keys.extend(got)
+                got = session_keys(f["message"], session_regex)
+                index: dict[str, int] = {}
+                codes = np.fromiter((index.setdefault(k, len(index)) if k else -1 for k in got),
+                                    dtype=np.int64, count=len(got))
+                rows = np.flatnonzero(codes >= 0)
+                if len(rows) < len(got):
+                    report.note(str(path), "no session id (regex did not match): line in no session",
+                                n=len(got) - len(rows))
+                codes, names = codes[rows], list(index)
             else:
-                ts = f["@timestamp"].to_numpy()
+                ts = f["@timestamp"].to_numpy(dtype="float64")
                 if np.isnan(ts).any():
                     report.note(str(path), "no timestamp: line in no window", n=int(np.isnan(ts).sum()))
-                keys.extend(window_keys(ts, seconds, step))
-        if not ids:
-            continue
-        tid = np.concatenate(ids)
-        lab = np.concatenate(labels)
-        keys = [[f"{path.name}@{k}" for k in key] if isinstance(key, list) else (f"{path.name}@{key}" if key else "")
-                for key in keys]
-        sessions.extend(build_sessions(keys, tid, labels=lab))
+                rows, wins = window_indices(ts, seconds, step)
+                codes, uniq = pd.factorize(wins)
+                width = step if step is not None and step < seconds else seconds
+                names = [f"{int(w * width)}" for w in uniq.tolist()]
+            _add_to_sessions(found, path.name, rows, np.asarray(codes, dtype=np.int64), names, ids, bad)
+        sessions.extend(found.values())
     if not sessions:
         raise ThreatMLError(f"no sessions in {', '.join(paths)}: check the files, --session-regex or --window "
                             "(lines without a timestamp cannot be windowed)")
@@ -152,16 +171,24 @@ class LogModel:
     def features(self, sequences: list[list[int]]) -> np.ndarray:
         return self.counter.transform(sequences)
 
-    def model_scores(self, sequences: list[list[int]], ordered: list[list[int]] | None = None) -> dict[str, np.ndarray]:
+    def model_scores(self, sequences: list[list[int]] | None, ordered: list[list[int]] | None = None,
+                     counts: list[dict[int, int]] | None = None) -> dict[str, np.ndarray]:
         """Each model's scores; ``ordered`` (default ``sequences``) feeds the order model when the
-        complete sequences are only known as counts (a scan keeps the first events of a long session)."""
-        X = self.features(sequences)
+        complete sequences are only known as counts (a scan keeps the first events of a long session);
+        ``counts`` (template id -> count per session) may stand for ``sequences`` so a long session is
+        never expanded into a list of its events."""
+        if counts is not None:
+            X = self.counter.transform_counts(counts)
+        else:
+            X = self.features(sequences)
         out = {}
         for name, m in self.models.items():
             if name == "ngram":
                 out[name] = m.score_samples(ordered if ordered is not None else sequences)
+            elif name == "newtemplate":
+                out[name] = m.score_counts(counts) if counts is not None else m.score_samples(sequences)
             else:
-                out[name] = m.score_samples(sequences if name == "newtemplate" else X)
+                out[name] = m.score_samples(X)
         if self.lightgbm is not None:
             out["lightgbm"] = self.lightgbm.score_samples(X)
         if self.supervised is not None:
@@ -180,10 +207,10 @@ class LogModel:
             out[self.supervised_name] = float(self.supervised.threshold_)
         return out
 
-    def score(self, sequences: list[list[int]], ordered: list[list[int]] | None = None,
-              ) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
-        """(main score, its threshold, per-model scores)."""
-        per = self.model_scores(sequences, ordered)
+    def score(self, sequences: list[list[int]] | None, ordered: list[list[int]] | None = None,
+              counts: list[dict[int, int]] | None = None) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
+        """(main score, its threshold, per-model scores); see :meth:`model_scores` for the arguments."""
+        per = self.model_scores(sequences, ordered, counts)
         if self.supervised is not None:
             return per[self.supervised_name], float(self.supervised.threshold_), per
         thr = self.thresholds()

@@ -26,6 +26,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from threatml.errors import InputError
 
@@ -57,8 +59,22 @@ def parse_window_spec(text: str) -> tuple[float, float | None]:
 
 
 def session_keys(messages: Sequence[str], regex: str) -> list[str]:
-    """The first group (or whole match) of ``regex`` in each message; "" when absent."""
+    """The first group (or whole match) of ``regex`` in each message; "" when absent.
+
+    Runs in Arrow's RE2 engine over the whole batch when the regex is RE2
+    syntax (the usual ``(blk_-?\\d+)``); otherwise (look-arounds, back
+    references, named groups) Python's ``re`` per message. RE2's ``\\d`` and
+    ``\\w`` are ASCII, which is what log identifiers are.
+    """
     rx = re.compile(regex)
+    named = _re2_first_group(regex, rx)
+    if named is not None:
+        try:
+            arr = pa.array(messages) if hasattr(messages, "dtype") else pa.array(list(messages), type=pa.large_string())
+            got = pc.extract_regex(arr, pattern=named)
+            return pc.fill_null(pc.struct_field(got, [0]), "").to_pylist()
+        except (pa.ArrowException, TypeError):
+            pass  # not RE2 syntax: Python below
     s = pd.Series(list(messages), dtype="object").astype(str)
     if rx.groups:
         got = s.str.extract(rx, expand=True).iloc[:, 0]
@@ -67,20 +83,71 @@ def session_keys(messages: Sequence[str], regex: str) -> list[str]:
     return got.fillna("").tolist()
 
 
+def _re2_first_group(regex: str, rx: re.Pattern) -> str | None:
+    """``regex`` with its first capturing group named ``k`` and the others made non-capturing
+    (Arrow wants named groups only); None when that rewrite is not safe."""
+    if rx.groupindex or re.search(r"\\[1-9]", regex):
+        return None
+    if not rx.groups:
+        return f"(?P<k>{regex})"
+    out, i, in_class, first = [], 0, False, True
+    while i < len(regex):
+        ch = regex[i]
+        if ch == "\\":
+            out.append(regex[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]" or (out and out[-1] in ("[", "[^"))
+        elif ch == "[":
+            in_class = True
+            if regex[i + 1:i + 2] == "^":
+                out.append("[^")
+                i += 2
+                continue
+        elif ch == "(" and regex[i + 1:i + 2] != "?":
+            out.append("(?P<k>" if first else "(?:")
+            first = False
+            i += 1
+            continue
+        out.append(ch)
+        i += 1
+    new = "".join(out)
+    try:
+        return new if re.compile(new).groups == 1 else None
+    except re.error:
+        return None
+
+
+def window_indices(ts: np.ndarray, seconds: float, step: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, window numbers) of every (line, window) pair; window ``k`` starts at ``k * step``
+    (``step`` = ``seconds`` for fixed windows). Lines without a finite time are in none.
+
+    >>> window_indices(np.array([0.0, 61.0, np.nan]), 60.0)
+    (array([0, 1]), array([0, 1]))
+    >>> window_indices(np.array([65.0]), 120.0, 60.0)
+    (array([0, 0]), array([0, 1]))
+    """
+    ts = np.asarray(ts, dtype="float64")
+    ok = np.flatnonzero(np.isfinite(ts))
+    if step is None or step >= seconds:
+        return ok, np.floor(ts[ok] / seconds).astype(np.int64)
+    per = int(np.ceil(seconds / step))
+    last = np.floor(ts[ok] / step).astype(np.int64)
+    # (lines x per) grid, row-major: pairs come out in line order, windows ascending within a line
+    wins = last[:, None] - np.arange(per - 1, -1, -1)[None, :]
+    hold = wins * step + seconds > ts[ok][:, None]  # a window that ends after t holds t
+    return np.broadcast_to(ok[:, None], wins.shape)[hold], wins[hold]
+
+
 def window_keys(ts: np.ndarray, seconds: float, step: float | None = None) -> list[list[str]]:
     """Window labels of each timestamp: one fixed window, or every sliding window (``step``) holding it."""
     ts = np.asarray(ts, dtype="float64")
-    out: list[list[str]] = []
-    if step is None or step >= seconds:
-        k = np.floor(ts / seconds)
-        return [[f"{int(x * seconds)}"] if np.isfinite(x) else [] for x in k]
-    per = int(np.ceil(seconds / step))
-    for t in ts:
-        if not np.isfinite(t):
-            out.append([])
-            continue
-        last = int(np.floor(t / step))
-        out.append([f"{int(j * step)}" for j in range(last - per + 1, last + 1) if j * step + seconds > t])
+    rows, wins = window_indices(ts, seconds, step)
+    width = seconds if step is None or step >= seconds else step
+    out: list[list[str]] = [[] for _ in range(len(ts))]
+    for r, w in zip(rows.tolist(), wins.tolist()):
+        out[r].append(f"{int(w * width)}")
     return out
 
 
@@ -146,6 +213,21 @@ class EventCounter:
             for e in s:
                 X[r, self._index.get(int(e), unseen)] += 1
         return X
+
+    def transform_counts(self, counts: Iterable[dict[int, int]]) -> np.ndarray:
+        """Like :meth:`transform` from per-session template counts (no event lists needed).
+
+        >>> c = EventCounter().fit([[5, 6], [5]])
+        >>> c.transform_counts([{5: 2, 9: 1}]).tolist() == c.transform([[5, 5, 9]]).tolist()
+        True
+        """
+        rows = list(counts)
+        X = np.zeros((len(rows), len(self.vocab) + 1))
+        unseen = len(self.vocab)
+        for r, c in enumerate(rows):
+            for e, k in c.items():
+                X[r, self._index.get(int(e), unseen)] += k
+        return X * self.idf if self.tfidf else X
 
     def transform(self, sequences: Iterable[Sequence[int]]) -> np.ndarray:
         X = self.counts(sequences)

@@ -51,7 +51,7 @@ from threatml.events import EventBatch
 from threatml.readers.base import DEFAULT_BATCH_SIZE, Reader, open_binary
 
 MAX_LINE = 64 * 1024
-BLOCK_BYTES = 4 * 1024 * 1024
+BLOCK_BYTES = 8 * 1024 * 1024
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 _LEVELS = r"TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|CRITICAL|CRIT|FATAL|SEVERE|ALERT|EMERG"
 _JOURNAL_PRIORITY = {"0": "EMERG", "1": "ALERT", "2": "CRIT", "3": "ERR", "4": "WARNING", "5": "NOTICE",
@@ -90,8 +90,8 @@ class TextLogReader(Reader):
     name = "textlog"
     kinds = ("log",)
 
-    def __init__(self, max_line: int = MAX_LINE, year: int | None = None):
-        self.max_line = max_line
+    def __init__(self, max_line: int = MAX_LINE, year: int | None = None, block_bytes: int = BLOCK_BYTES):
+        self.max_line, self.block_bytes = max_line, max(1, block_bytes)
         self.year = year or datetime.now(timezone.utc).year
 
     @classmethod
@@ -124,7 +124,8 @@ class TextLogReader(Reader):
             for lines, first_no in self._blocks(fh, src, report, min(batch_size, 100_000)):
                 if first:
                     first = False
-                    if lines and "EventSequence" in lines[0] and "," in lines[0]:
+                    head = lines[0].as_py() if len(lines) else None
+                    if head and "EventSequence" in head and "," in head:
                         report.skip(src, "session CSV (EventSequence column): use `threatml train log` / "
                                          "`evaluate log` for it, not scan", where="line 1")
                         return
@@ -132,69 +133,102 @@ class TextLogReader(Reader):
                 if len(frame):  # the caller counts records read (the scan does)
                     yield EventBatch.of("log", frame, source=src)
 
-    def _blocks(self, fh: BinaryIO, src: str, report: ReadReport, n: int) -> Iterator[tuple[list[str], int]]:
-        """Decoded lines in blocks of at most ``n``, with bad lines counted and dropped.
+    def _blocks(self, fh: BinaryIO, src: str, report: ReadReport, n: int) -> Iterator[tuple[pa.Array, int]]:
+        """Lines as Arrow strings in batches of ``n`` (the last may be shorter), with their first line number.
 
-        Each kept line is returned as text; binary lines become ``None`` so line
-        numbers stay right.
+        Dropped lines (binary) are nulls, so line numbers stay right. Only
+        whole lines go into a block: the tail after the last newline waits for
+        the next read, and a tail longer than ``max_line`` is cut, noted, and
+        the rest of that line discarded while reading (bounded memory).
         """
         carry = b""
         skipping = False  # inside an over-long line whose head was kept and whose tail is discarded
         line_no = start = 1
-        out: list[str | None] = []
+        pending: list[pa.Array] = []
+        held = 0
 
-        def emit(raw: bytes) -> None:
-            nonlocal line_no
-            out.append(self._decode(raw, src, report, line_no))
-            line_no += 1
+        def ready(final: bool) -> Iterator[tuple[pa.Array, int]]:
+            nonlocal pending, held, start
+            if not pending or (held < n and not final):
+                return
+            allx = pending[0] if len(pending) == 1 else pa.concat_arrays(pending)
+            lo = 0
+            while held - lo >= n or (final and lo < held):
+                piece = allx.slice(lo, n)
+                yield piece, start
+                start += len(piece)
+                lo += len(piece)
+            pending = [allx.slice(lo)] if lo < held else []
+            held -= lo
 
+        first = True
         while True:
-            data = fh.read(BLOCK_BYTES)
+            data = fh.read(self.block_bytes)
             if not data:
                 break
-            parts = data.split(b"\n")
+            if first:
+                first = False
+                if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not part of the first line
+                    data = data[3:]
             if skipping:
-                if len(parts) == 1:
+                cut = data.find(b"\n")
+                if cut < 0:
                     continue
-                parts, skipping = parts[1:], False
-            else:
-                parts[0] = carry + parts[0]
-            carry = parts.pop()
-            for lo in range(0, len(parts), n):
-                piece = parts[lo:lo + n]
-                fast = self._fast_decode(piece)
-                if fast is not None:  # the usual case: clean text, decoded in one call
-                    out.extend(fast)
-                    line_no += len(fast)
-                else:
-                    for raw in piece:
-                        emit(raw)
-                if len(out) >= n:
-                    yield out, start
-                    out, start = [], line_no
+                data, skipping = data[cut + 1:], False
+            elif carry:
+                data = carry + data
+            end = data.rfind(b"\n")
+            carry = data[end + 1:]
+            if end >= 0:
+                arr = self._decode_block(data[: end + 1] if carry else data, line_no, src, report)
+                pending.append(arr)
+                held += len(arr)
+                line_no += len(arr)
             if len(carry) > self.max_line:
-                emit(carry)  # cut and noted by _decode
+                arr = pa.array([self._cut(carry, src, report, line_no)], type=pa.large_string())
+                pending.append(arr)
+                held += 1
+                line_no += 1
                 carry, skipping = b"", True
+            yield from ready(False)
         if carry and not skipping:
-            emit(carry)
-        if out:
-            yield out, start
+            pending.append(self._decode_block(carry + b"\n", line_no, src, report))
+            held += len(pending[-1])
+        yield from ready(True)
 
-    def _fast_decode(self, parts: list[bytes]) -> list[str] | None:
-        """All lines at once when none is too long, binary, or not UTF-8 (else None: go line by line)."""
-        if not parts or max(map(len, parts)) > self.max_line:
-            return None
-        blob = b"\n".join(parts)
-        if _CONTROL.search(blob):
-            return None
-        try:
-            text = blob.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        lines = text.split("\n")
-        if "\r" in text:
-            lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
-        return lines
+    def _decode_block(self, body: bytes, line_no: int, src: str, report: ReadReport) -> pa.Array:
+        """The lines of ``body`` (whole lines, each ending in a newline) as one Arrow array.
+
+        Clean text (the usual case: no line too long, no control bytes, valid
+        UTF-8) is cut at the newlines with numpy and handed to Arrow without a
+        Python string per line; anything else goes line by line through
+        :meth:`_decode`, which counts and explains what it drops or changes.
+        """
+        buf = np.frombuffer(body, dtype=np.uint8)
+        nl = np.flatnonzero(buf == 10)
+        starts = np.empty(len(nl), dtype=np.int64)
+        starts[:1] = 0
+        starts[1:] = nl[:-1] + 1
+        if len(nl) and int((nl - starts).max()) <= self.max_line and not _CONTROL.search(body):
+            keep = buf != 10
+            ends = nl - np.arange(len(nl))  # line ends once the newlines are gone
+            if b"\r\n" in body:  # CRLF: drop the CR before each newline too
+                cr = (nl > starts) & (buf[np.maximum(nl - 1, 0)] == 13)
+                keep[nl[cr] - 1] = False
+                ends -= np.cumsum(cr)
+            offsets = np.concatenate([[0], ends]).astype(np.int64)
+            arr = pa.LargeStringArray.from_buffers(len(nl), pa.py_buffer(offsets), pa.py_buffer(buf[keep].tobytes()))
+            if body.isascii():
+                return arr
+            try:
+                arr.validate(full=True)  # UTF-8 check in C
+                return arr
+            except pa.ArrowInvalid:
+                pass
+        out = []
+        for k, (a, b) in enumerate(zip(starts.tolist(), nl.tolist())):
+            out.append(self._decode(body[a:b], src, report, line_no + k))
+        return pa.array(out, type=pa.large_string())
 
     def _cut(self, raw: bytes, src: str, report: ReadReport, line_no: int) -> str | None:
         report.note(src, f"line longer than {self.max_line:,} bytes: cut", where=f"line {line_no}")
@@ -218,71 +252,87 @@ class TextLogReader(Reader):
         return raw.decode("ascii")
 
     # ---- parsing -----------------------------------------------------------
-    def _parse(self, lines: list[str | None], first_no: int, src: str, report: ReadReport,
+    def _parse(self, lines: pa.Array, first_no: int, src: str, report: ReadReport,
                order: list[str]) -> tuple[pd.DataFrame, list[str]]:
+        """One block of lines -> the ``log`` frame, layouts matched with Arrow's RE2 over the whole block."""
         nums = np.arange(first_no, first_no + len(lines))
-        allx = pd.Series(lines, dtype="object")
-        keep = (allx.notna() & (allx.fillna("").str.strip() != "")).to_numpy()
-        text = allx[keep].astype("str").reset_index(drop=True)
-        nums = nums[keep]
-        n = len(text)
-        cols = {c: np.full(n, "", dtype=object) for c in ("host", "proc", "pid", "level", "msg", "dataset", "alert")}
+        blank = pc.or_kleene(pc.equal(pc.binary_length(lines), 0), pc.utf8_is_space(lines))
+        keep = pc.invert(pc.fill_null(blank, True)).to_numpy(zero_copy_only=False)
+        if not keep.all():
+            lines, nums = lines.filter(pa.array(keep)), nums[keep]
+        n = len(lines)
         ts = np.full(n, np.nan)
         todo = np.ones(n, dtype=bool)
-        json_rows = text.str.startswith("{").to_numpy() if n else np.zeros(0, dtype=bool)
+        pieces: list[tuple[np.ndarray, str, dict[str, pa.Array]]] = []
+        json_rows = pc.starts_with(lines, "{").to_numpy(zero_copy_only=False) if n else np.zeros(0, dtype=bool)
         if json_rows.any():
-            self._journald(text, json_rows, cols, ts, todo, nums, src, report)
+            pieces.append(self._journald(lines, json_rows, ts, todo, nums, src, report))
         counts: dict[str, int] = {}
-        text_arr = pa.array(text.tolist(), type=pa.string())
         for name in order:
             if not todo.any():
                 break
             idx = np.flatnonzero(todo)
             rx, tsfmt = LAYOUTS[name]
-            got = _extract(text_arr if len(idx) == n else text_arr.take(pa.array(idx)), rx)
-            hit = got["msg"].notna().to_numpy() | got["ts"].notna().to_numpy()
+            sub = lines if len(idx) == n else lines.take(pa.array(idx))
+            got = _extract(sub, rx)
+            hit = got.is_valid().to_numpy(zero_copy_only=False)
             if not hit.any():
                 continue
+            if not hit.all():
+                got = got.filter(pa.array(hit))
             rows = idx[hit]
-            g = got[hit]
-            for c in ("host", "proc", "pid", "level", "msg", "alert"):
-                if c in g:
-                    cols[c][rows] = g[c].fillna("").to_numpy(dtype=object)
-            cols["dataset"][rows] = name
-            ts[rows] = self._times(g["ts"], tsfmt)
+            fields = {k: pc.struct_field(got, [j]) for j, k in enumerate(rx.groupindex)}
+            pieces.append((rows, name, fields))
+            ts[rows] = self._times(fields["ts"], tsfmt)
             todo[rows] = False
             counts[name] = len(rows)
         if todo.any():  # plain text: the line is the message
-            cols["msg"][todo] = text.to_numpy(dtype=object)[todo]
-            cols["dataset"][todo] = "text"
+            rows = np.flatnonzero(todo)
+            pieces.append((rows, "text", {"msg": lines if len(rows) == n else lines.take(pa.array(rows))}))
+        cols = _assemble(pieces, n)
         parsed_ts = ~todo
-        bad_ts = parsed_ts & np.isnan(ts) & (cols["dataset"] != "journald")
+        datasets = cols.pop("dataset")
+        bad_ts = parsed_ts & np.isnan(ts)
+        if bad_ts.any():
+            bad_ts &= (datasets != "journald")
         if bad_ts.any():
             report.note(src, "timestamp not understood: kept the line without a time", n=int(bad_ts.sum()),
                         where=f"line {int(nums[np.argmax(bad_ts)])}")
         if todo.any():
             report.note(src, "line in no known layout: whole line kept as the message, no timestamp",
                         n=int(todo.sum()), where=f"line {int(nums[np.argmax(todo)])}")
-        label = np.where(np.isin(cols["dataset"], ("bgl", "thunderbird")), np.where(cols["alert"] == "-", "benign", "malicious"), "")
-        detail = np.where(label == "malicious", cols["alert"], "")
+        alert = cols["alert"]
+        labelled = pa.array(np.isin(datasets, ("bgl", "thunderbird")))
+        malicious = pc.and_(labelled, pc.not_equal(alert, "-"))
+        label = pc.if_else(labelled, pc.if_else(malicious, "malicious", "benign"), "").cast(pa.large_string())
+        detail = pc.if_else(malicious, alert, "").cast(pa.large_string())
+        pid = cols["pid"]
+        pid = pc.cast(pc.if_else(pc.match_substring_regex(pid, r"^-?\d{1,15}$"), pid, None), pa.float64())
+        eid = pc.binary_join_element_wise(pa.scalar(f"{src}:", pa.large_string()),
+                                          pc.cast(pa.array(nums), pa.large_string()), pa.scalar("", pa.large_string()))
         frame = pd.DataFrame({
-            "event.id": [f"{src}:{k}" for k in nums],
-            "event.dataset": cols["dataset"],
+            "event.id": eid.to_pandas(),
+            "event.dataset": pa.array(datasets, type=pa.large_string()).to_pandas() if n else pd.Series([], dtype="str"),
             "@timestamp": ts,
-            "host.name": cols["host"],
-            "process.name": cols["proc"],
-            "process.pid": pd.to_numeric(pd.Series(cols["pid"], dtype="object"), errors="coerce").to_numpy(),
-            "log.level": cols["level"],
-            "message": cols["msg"],
-            "label": label,
-            "label.detail": detail,
+            "host.name": cols["host"].to_pandas(),
+            "process.name": cols["proc"].to_pandas(),
+            "process.pid": pid.to_numpy(zero_copy_only=False).astype("float64"),
+            "log.level": cols["level"].to_pandas(),
+            "message": cols["msg"].to_pandas(),
+            "label": label.to_pandas(),
+            "label.detail": detail.to_pandas(),
             "log.line": nums.astype("float64"),
         })
         new_order = sorted(order, key=lambda k: -counts.get(k, 0))
         return frame, new_order
 
-    def _times(self, s: pd.Series, fmt: str) -> np.ndarray:
-        s = s.fillna("")
+    def _times(self, s: pa.Array, fmt: str) -> np.ndarray:
+        """Epoch seconds of each time string; each distinct string is parsed once (logs repeat the second)."""
+        enc = pc.dictionary_encode(pc.fill_null(s, ""))
+        idx = enc.indices.to_numpy(zero_copy_only=False)
+        return self._times_of(pd.Series(enc.dictionary.to_pylist(), dtype="object"), fmt)[idx]
+
+    def _times_of(self, s: pd.Series, fmt: str) -> np.ndarray:
         if fmt == "epoch":
             return pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64")
         if fmt == "iso":
@@ -294,11 +344,13 @@ class TextLogReader(Reader):
             dt = pd.to_datetime(s, format=fmt, utc=True, errors="coerce")
         return _epoch(dt)
 
-    def _journald(self, text: pd.Series, rows: np.ndarray, cols: dict, ts: np.ndarray, todo: np.ndarray,
-                  nums: np.ndarray, src: str, report: ReadReport) -> None:
+    def _journald(self, lines: pa.Array, rows: np.ndarray, ts: np.ndarray, todo: np.ndarray,
+                  nums: np.ndarray, src: str, report: ReadReport) -> tuple[np.ndarray, str, dict[str, pa.Array]]:
+        got: dict[str, list[str]] = {k: [] for k in ("msg", "host", "proc", "pid", "level")}
+        done = []
         for i in np.flatnonzero(rows):
             try:
-                rec = json.loads(text.iat[i])
+                rec = json.loads(lines[int(i)].as_py())
             except ValueError:
                 continue  # a "{" line that is not JSON is plain text
             if not isinstance(rec, dict) or "MESSAGE" not in rec:
@@ -306,31 +358,55 @@ class TextLogReader(Reader):
             msg = rec.get("MESSAGE")
             if isinstance(msg, list):  # journald writes non-UTF-8 messages as byte arrays
                 msg = bytes(x for x in msg if isinstance(x, int) and 0 <= x < 256).decode("utf-8", "replace")
-            cols["msg"][i] = str(msg)
-            cols["host"][i] = str(rec.get("_HOSTNAME", ""))
-            cols["proc"][i] = str(rec.get("SYSLOG_IDENTIFIER") or rec.get("_COMM") or "")
-            cols["pid"][i] = str(rec.get("_PID", ""))
-            cols["level"][i] = _JOURNAL_PRIORITY.get(str(rec.get("PRIORITY", "")), "")
-            cols["dataset"][i] = "journald"
+            got["msg"].append(str(msg))
+            got["host"].append(str(rec.get("_HOSTNAME", "")))
+            got["proc"].append(str(rec.get("SYSLOG_IDENTIFIER") or rec.get("_COMM") or ""))
+            got["pid"].append(str(rec.get("_PID", "")))
+            got["level"].append(_JOURNAL_PRIORITY.get(str(rec.get("PRIORITY", "")), ""))
             try:
                 ts[i] = int(rec.get("__REALTIME_TIMESTAMP")) / 1e6
             except (TypeError, ValueError):
                 report.note(src, "journald record without a usable __REALTIME_TIMESTAMP", where=f"line {nums[i]}")
             todo[i] = False
+            done.append(i)
+        return np.asarray(done, dtype=np.int64), "journald", {k: pa.array(v, type=pa.large_string())
+                                                               for k, v in got.items()}
 
 
-def _extract(arr: pa.Array, rx: re.Pattern) -> pd.DataFrame:
-    """Named groups of ``rx`` per string (NaN where it does not match), with Arrow's RE2 engine in C++."""
+_COLUMNS = ("host", "proc", "pid", "level", "msg", "alert")
+
+
+def _assemble(pieces: list[tuple[np.ndarray, str, dict[str, pa.Array]]], n: int) -> dict:
+    """Full-length columns from the per-layout pieces (rows, layout name, fields): one piece covering
+    every row is used as is, several are concatenated and put back in line order with one take."""
+    pieces = [p for p in pieces if len(p[0])]
+    names = np.empty(n, dtype=object)
+    for rows, name, _ in pieces:
+        names[rows] = name
+    out: dict = {"dataset": names}
+
+    def field(fields: dict, k: str, size: int) -> pa.Array:
+        a = fields.get(k)
+        if a is None:
+            return pc.fill_null(pa.nulls(size, pa.large_string()), "")
+        return a.cast(pa.large_string()) if a.type != pa.large_string() else a
+
+    if len(pieces) == 1 and len(pieces[0][0]) == n:
+        out.update({k: field(pieces[0][2], k, n) for k in _COLUMNS})
+        return out
+    order = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0, dtype=np.int64)
+    back = pa.array(np.argsort(order, kind="stable"))
+    for k in _COLUMNS:
+        parts = [field(f, k, len(rows)) for rows, _, f in pieces]
+        out[k] = (pa.concat_arrays(parts) if parts else pa.array([], type=pa.large_string())).take(back)
+    return out
+
+
+def _extract(arr: pa.Array, rx: re.Pattern) -> pa.StructArray:
+    """Named groups of ``rx`` per string (null where it does not match), with Arrow's RE2 engine in C++."""
     pattern = ("(?i)" if rx.flags & re.IGNORECASE else "") + rx.pattern
     got = pc.extract_regex(arr, pattern=pattern)
-    names = list(rx.groupindex)
-    valid = got.is_valid().to_numpy(zero_copy_only=False)
-    out = {}
-    for k, name in enumerate(names):
-        col = pc.struct_field(got, [k]).to_numpy(zero_copy_only=False).astype(object)
-        col[~valid] = np.nan
-        out[name] = col
-    return pd.DataFrame(out)
+    return got.combine_chunks() if isinstance(got, pa.ChunkedArray) else got
 
 
 def _epoch(dt: pd.Series) -> np.ndarray:

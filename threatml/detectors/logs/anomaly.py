@@ -6,7 +6,8 @@ template ids by the session regex (``--session-regex``) or a time window
 minute; lines without a time fall in blocks of 1,000 lines). At the end of
 the file:
 
-* with a trained model (``threatml train log``), each session is scored
+* with a trained model (``threatml train log``; ``scan --log-model``), sessions are grouped as in
+  training (the card's session regex or window) unless the scan gives its own, and each session is scored
   against it (supervised LightGBM or the unsupervised ensemble; counts are
   complete, the order model sees the first ``keep_events`` events);
 * without one (and with at least 10 sessions), sessions are compared with
@@ -36,13 +37,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 from threatml.detectors.base import Detector
 from threatml.errors import ThreatMLError
 from threatml.events import EventBatch
 from threatml.findings import Finding
 from threatml.logs.miner import TemplateMiner
-from threatml.logs.sessions import EventCounter, parse_window_spec, session_keys, window_keys
+from threatml.logs.sessions import parse_window_spec, session_keys, window_indices
 
 ERROR_WORDS = re.compile(r"\b(error|errors|fail(?:ed|ure)?|fatal|panic|denied|refused|exception|critical|corrupt\w*|"
                          r"segfault|unauthori[sz]ed|invalid|attack|overflow|killed|abort\w*)\b", re.IGNORECASE)
@@ -65,6 +68,22 @@ class _Source:
     lines: int = 0
     dropped_sessions: int = 0
     hosts: Counter = field(default_factory=Counter)
+
+
+def count_matrix(counts: list[Counter]) -> tuple[list[int], np.ndarray]:
+    """Template vocabulary (sorted ids) and the sessions x templates count matrix, from per-session counters.
+
+    >>> count_matrix([Counter({3: 2}), Counter({1: 1, 3: 1})])
+    ([1, 3], array([[0., 2.],
+           [1., 1.]]))
+    """
+    vocab = sorted({t for c in counts for t in c})
+    index = {t: i for i, t in enumerate(vocab)}
+    C = np.zeros((len(counts), len(vocab)))
+    for r, c in enumerate(counts):
+        for t, k in c.items():
+            C[r, index[t]] = k
+    return vocab, C
 
 
 def typical_counts(C: np.ndarray) -> np.ndarray:
@@ -91,6 +110,7 @@ class LogAnomalyDetector(Detector):
         except ValueError as exc:
             raise ThreatMLError(str(exc)) from None
         self.model_ref = model
+        self._grouping_given = bool(session_regex or window)
         self.max_findings, self.keep_events, self.max_sessions = max_findings, keep_events, max_sessions
         self._sources: dict[str, _Source] = {}
         self._model = None
@@ -100,49 +120,106 @@ class LogAnomalyDetector(Detector):
             from threatml.logs.pipeline import LogModel
             from threatml.models.registry import resolve
 
-            self._model = LogModel.load(resolve(self.model_ref))
+            folder = resolve(self.model_ref)
+            self._model = LogModel.load(folder)
+            if not self._grouping_given:  # group sessions as the model was trained, unless told otherwise
+                from threatml.models.card import read_card
+
+                params = read_card(folder).parameters
+                if params.get("session_regex"):
+                    self.session_regex = params["session_regex"]
+                elif params.get("window"):
+                    self.window, self.step = parse_window_spec(params["window"])
         return self._model
 
     def process(self, batch: EventBatch) -> list[Finding]:
+        """Mine the batch and add it to its sessions, per session and template rather than per line."""
         f = batch.frame
-        if not len(f):
+        n = len(f)
+        if not n:
             return []
         model = self._load_model()
         src = self._sources.get(batch.source)
         if src is None:
             miner = model.miner if model is not None and model.miner is not None else TemplateMiner()
             src = self._sources[batch.source] = _Source(miner)
-        msgs = f["message"].tolist()
-        ids = src.miner.add_many(msgs)
-        ts = f["@timestamp"].to_numpy()
-        eids = f["event.id"].tolist()
-        if self.session_regex:
-            keys = [[k] if k else [] for k in session_keys(msgs, self.session_regex)]
-        else:
-            wins = window_keys(ts, self.window, self.step)
-            keys = [[f"window {w}" for w in ws] if ws else [f"lines {k // 1000 * 1000 + 1}-{k // 1000 * 1000 + 1000}"]
-                    for ws, k in zip(wins, src.lines + np.arange(len(f)))]
-        src.hosts.update(h for h in f["host.name"].tolist()[:1000] if h)
-        for i, (keylist, tid) in enumerate(zip(keys, ids)):
-            tid = int(tid)
-            src.first_seen.setdefault(tid, src.lines + i)
-            for key in keylist:
-                s = src.sessions.get(key)
-                if s is None:
-                    if len(src.sessions) >= self.max_sessions:
-                        src.dropped_sessions += 1
-                        continue
-                    s = src.sessions[key] = _Session()
-                s.counts[tid] += 1
-                s.n += 1
-                if len(s.events) < self.keep_events:
-                    s.events.append((tid, eids[i]))
-                t = ts[i]
-                if np.isfinite(t):
-                    s.start = t if not np.isfinite(s.start) else min(s.start, t)
-                    s.end = t if not np.isfinite(s.end) else max(s.end, t)
-        src.lines += len(f)
+        ids = src.miner.add_many(f["message"])
+        ts = f["@timestamp"].to_numpy(dtype="float64")
+        rows, codes, names = self._keys(f, ts, src.lines)
+        tids, first = np.unique(ids, return_index=True)
+        for t, i in zip(tids.tolist(), first.tolist()):
+            src.first_seen.setdefault(t, src.lines + i)
+        src.hosts.update(h for h in f["host.name"].iloc[:1000].tolist() if h)
+        src.lines += n
+        if not len(rows):
+            return []
+        # codes are 0..k-1, numbered by first use: after a stable sort group g holds code g, lines in order
+        order = np.argsort(codes, kind="stable")
+        rows, codes = rows[order], codes[order]
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        ends = np.r_[starts[1:], len(rows)]
+        t_rows = ts[rows]
+        lo, hi = np.fmin.reduceat(t_rows, starts), np.fmax.reduceat(t_rows, starts)
+        # per (session, template) counts in one pass
+        tid_code = np.searchsorted(tids, ids[rows])
+        pair, pair_n = np.unique(codes * len(tids) + tid_code, return_counts=True)
+        pair_s, pair_t = (pair // len(tids)).tolist(), tids[pair % len(tids)].tolist()
+        live: list[_Session | None] = []
+        want: list[tuple[_Session, np.ndarray]] = []
+        for g, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+            key = names[codes[a]]
+            s = src.sessions.get(key)
+            if s is None:
+                if len(src.sessions) >= self.max_sessions:
+                    src.dropped_sessions += b - a
+                    live.append(None)
+                    continue
+                s = src.sessions[key] = _Session()
+            live.append(s)
+            s.n += b - a
+            if np.isfinite(lo[g]):
+                s.start = lo[g] if not np.isfinite(s.start) else min(s.start, lo[g])
+                s.end = hi[g] if not np.isfinite(s.end) else max(s.end, hi[g])
+            room = self.keep_events - len(s.events)
+            if room > 0:
+                want.append((s, rows[a:min(b, a + room)]))
+        for sc, t, c in zip(pair_s, pair_t, pair_n.tolist()):
+            s = live[sc]
+            if s is not None:
+                s.counts[t] += c
+        if want:  # the first keep_events events of each session: their event ids fetched in one take
+            picked = np.concatenate([w for _, w in want])
+            eids = pa.array(f["event.id"]).take(pa.array(picked)).to_pylist()
+            tid_list = ids[picked].tolist()
+            at = 0
+            for s, w in want:
+                s.events.extend(zip(tid_list[at:at + len(w)], eids[at:at + len(w)]))
+                at += len(w)
         return []
+
+    def _keys(self, f, ts: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(rows, session codes, session names): a line may be in several sessions (sliding windows) or
+        none (no regex match); codes are numbered in order of first use."""
+        n = len(f)
+        if self.session_regex:
+            keys = session_keys(f["message"], self.session_regex)
+            index: dict[str, int] = {}
+            codes = np.fromiter((index.setdefault(k, len(index)) if k else -1 for k in keys), dtype=np.int64, count=n)
+            rows = np.flatnonzero(codes >= 0)
+            return rows, codes[rows], list(index)
+        win_rows, win_keys = window_indices(ts, self.window, self.step)
+        timeless = np.flatnonzero(~np.isfinite(ts))
+        # lines without a time: blocks of 1,000 lines (by line number in the file); key = 2 * number + kind
+        rows = np.concatenate([win_rows, timeless])
+        raw = np.concatenate([win_keys * 2, (base + timeless) // 1000 * 2 + 1])
+        if len(timeless) and len(win_rows):  # interleave by line so sessions are numbered by first line
+            order = np.argsort(rows, kind="stable")
+            rows, raw = rows[order], raw[order]
+        codes, uniq = pd.factorize(raw)
+        step = self.step if self.step is not None and self.step < self.window else self.window
+        names = [f"window {int(k // 2 * step)}" if k % 2 == 0 else f"lines {k // 2 * 1000 + 1}-{k // 2 * 1000 + 1000}"
+                 for k in uniq.tolist()]
+        return rows, codes.astype(np.int64), names
 
     def flush(self) -> list[Finding]:
         out: list[Finding] = []
@@ -160,9 +237,7 @@ class LogAnomalyDetector(Detector):
         for s in src.sessions.values():
             totals.update(s.counts)
         if len(keys) >= 10:
-            seqs = [list(src.sessions[k].counts.elements()) for k in keys]
-            counter = EventCounter().fit(seqs)
-            C = counter.counts(seqs)
+            vocab, C = count_matrix([src.sessions[k].counts for k in keys])
             L = np.log1p(C)  # log counts: a busy window is not an anomaly by itself
             med = np.median(L, axis=0)
             mad = np.median(np.abs(L - med), axis=0) * 1.4826
@@ -173,7 +248,7 @@ class LogAnomalyDetector(Detector):
             for r in np.argsort(-score)[: self.max_findings]:
                 if score[r] < self.z_threshold:
                     break
-                out.append(self._session_finding(path, src, keys[r], counter, typical, totals,
+                out.append(self._session_finding(path, src, keys[r], vocab, C[r], typical, totals,
                                                  float(score[r] / self.z_threshold), "count far from normal"))
         # new templates late in the file, rare, arriving together
         late = int(src.lines * 0.2)
@@ -201,11 +276,9 @@ class LogAnomalyDetector(Detector):
     def _host(self, src: _Source) -> str:
         return src.hosts.most_common(1)[0][0] if src.hosts else ""
 
-    def _session_finding(self, path, src, key, counter, typical, totals, ratio, reason) -> Finding:
+    def _session_finding(self, path, src, key, vocab, row, typical, totals, ratio, reason) -> Finding:
         s = src.sessions[key]
-        row = counter.counts([list(s.counts.elements())])[0]
-        diff = [(abs(row[i] - typical[i]), counter.vocab[i], int(row[i]), float(typical[i]))
-                for i in range(len(counter.vocab))]
+        diff = [(abs(row[i] - typical[i]), vocab[i], int(row[i]), float(typical[i])) for i in range(len(vocab))]
         diff.sort(reverse=True)
         unusual = [(tid, int(c), t) for d, tid, c, t in diff if c - t >= self.min_excess][:5] or \
             [(tid, int(c), t) for d, tid, c, t in diff if c > t][:1]
@@ -275,8 +348,8 @@ class LogAnomalyDetector(Detector):
         if not keys:
             return []
         seqs = [[t for t, _ in src.sessions[k].events] for k in keys]  # order: the first keep_events
-        full = [list(src.sessions[k].counts.elements()) for k in keys]  # counts: complete
-        score, thr, per = self._model.score(full, ordered=seqs)
+        # counts: complete, passed as counts so a busy window is never expanded into a list of its events
+        score, thr, per = self._model.score(None, ordered=seqs, counts=[src.sessions[k].counts for k in keys])
         out = []
         ngram = self._model.models.get("ngram")
         for r in np.argsort(-score)[: self.max_findings]:

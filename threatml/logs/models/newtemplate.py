@@ -34,6 +34,16 @@ class NewTemplateAlarm:
     def score_samples(self, sequences: Iterable[Sequence[int]]) -> np.ndarray:
         return np.asarray([len(self.unusual(s)) for s in sequences], dtype="float64")
 
+    def score_counts(self, counts: Iterable[dict[int, int]]) -> np.ndarray:
+        """:meth:`score_samples` from per-session template counts.
+
+        >>> m = NewTemplateAlarm(min_count=2).fit([[1, 1, 2], [1, 2]])
+        >>> m.score_counts([{1: 1, 2: 1}, {1: 1, 7: 2}]).tolist()
+        [0.0, 2.0]
+        """
+        return np.asarray([sum(k for e, k in c.items() if self.counts_.get(int(e), 0) < self.min_count)
+                           for c in counts], dtype="float64")
+
     def predict(self, sequences: Iterable[Sequence[int]]) -> np.ndarray:
         return (self.score_samples(sequences) > self.threshold_).astype(int)
 
