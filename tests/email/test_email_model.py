@@ -51,7 +51,7 @@ def test_verdict_explains_itself_with_words_and_features(trained):
     assert any(w in joined for w in ("'verify", "'account", "'password", "'login", "'suspended", "'urgent", "'security",
                                      "'confirm", "'billing", "'bank", "'identity", "'access", "'restore", "'unusual",
                                      "'activity", "'update", "'information", "URL", "link", "Reply-To", "display name",
-                                     "sender"))
+                                     "sender", "accounts, passwords", "suspension"))
 
 
 def test_save_load_round_trip_is_json_and_lightgbm_text_only(trained, tmp_path):

@@ -125,8 +125,9 @@ def _plain_text_row(f: Path, head: bytes, report: ReadReport) -> dict | None:
     if text[:8].lower() == "subject:":
         subject, _, text = text.partition("\n")
         subject = subject[8:].strip()
-    row = to_row(parse_text(text), str(f), "text")
-    row["email.subject"] = subject
+    p = parse_text(text)
+    p.subject = subject  # the lure features read the subject too
+    row = to_row(p, str(f), "text")
     report.note(str(f), "read as a plain-text message without headers")
     report.read(str(f), 1)
     return row

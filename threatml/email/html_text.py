@@ -44,6 +44,7 @@ class HtmlText:
     iframes: int = 0
     images: int = 0
     meta_refresh: int = 0
+    password_inputs: int = 0
     tags: int = 0
     malformed: bool = False
 
@@ -51,7 +52,7 @@ class HtmlText:
 _TOKEN = re.compile(r"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)|<[!?][^>]*>|<(/?)([a-zA-Z][a-zA-Z0-9:-]*)([^>]*)>|([^<]+|<)", re.S)
 _ATTR = re.compile(r"""([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>]+))?""")
 _RAW = {"script": re.compile(r"</script\s*>", re.I), "style": re.compile(r"</style\s*>", re.I)}
-_INTERESTING = frozenset({"a", "form", "meta", "font", "img", "iframe", "frame", "script"})
+_INTERESTING = frozenset({"a", "form", "meta", "font", "img", "iframe", "frame", "script", "input"})
 
 
 def _attrs(text: str) -> dict[str, str]:
@@ -130,6 +131,8 @@ class _Visible:
             o.iframes += 1
         elif tag == "img":
             o.images += 1
+        elif tag == "input" and a.get("type", "").strip().lower() == "password":
+            o.password_inputs += 1
         elif tag == "meta" and a.get("http-equiv", "").lower() == "refresh":
             o.meta_refresh += 1
         elif tag == "a" and a.get("href"):

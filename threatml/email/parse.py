@@ -223,7 +223,7 @@ def _body(msg: Message, out: ParsedEmail, lim: Limits) -> None:
 
 
 def _merge_html(acc: HtmlText, h: HtmlText) -> None:
-    for k in ("hidden_chars", "zero_font_chars", "scripts", "forms", "iframes", "images", "meta_refresh", "tags"):
+    for k in ("hidden_chars", "zero_font_chars", "scripts", "forms", "iframes", "images", "meta_refresh", "password_inputs", "tags"):
         setattr(acc, k, getattr(acc, k) + getattr(h, k))
     acc.form_actions.extend(h.form_actions[: 20 - len(acc.form_actions)])
     acc.malformed = acc.malformed or h.malformed

@@ -2,8 +2,8 @@
 
 Words (1-2 grams, first 10,000 characters) and characters (3-5 grams inside
 word boundaries, first 1,500 characters: they survive obfuscations like
-``V1agra`` and cost the most time) are hashed into a
-fixed space, log-scaled and L2-normalised per block, and fed to a one-vs-rest
+``V1agra``; hashed once per distinct word by :mod:`threatml.email.char_hash`) are hashed into a
+fixed space (the columns of scikit-learn's ``HashingVectorizer``), log-scaled and L2-normalised per block, and fed to a one-vs-rest
 logistic regression. Only the ``keep`` hashed columns with the largest
 weights are kept (the model is refitted on them), so the saved model is a
 short list of (column, weights) and stays small. Explanations re-hash the
@@ -19,14 +19,36 @@ True
 
 from __future__ import annotations
 
+import re
+from itertools import repeat
+
 import numpy as np
 from scipy import sparse
+from sklearn.feature_extraction import FeatureHasher
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
 
+from threatml.email.char_hash import CharWbHasher
+
 TOKEN = r"(?u)\b\w\w+\b|[$€£!]"
+_DIGITS = str.maketrans("123456789", "000000000")
+
+
+_TOKEN_RE = re.compile(TOKEN)
+
+
+def _unigrams_bigrams(doc: str) -> list[str]:
+    """Word 1- and 2-grams exactly as ``HashingVectorizer(analyzer="word", ngram_range=(1, 2))`` with
+    :data:`TOKEN` cuts them, built by C-level ``map`` instead of a Python loop per n-gram.
+
+    >>> v = HashingVectorizer(analyzer="word", ngram_range=(1, 2), token_pattern=TOKEN)
+    >>> _unigrams_bigrams("Win $500 NOW!") == v.build_analyzer()("Win $500 NOW!")
+    True
+    """
+    toks = _TOKEN_RE.findall(doc.lower())
+    return toks + list(map(" ".join, zip(toks, toks[1:])))
 
 
 def _column(gram: str, n_features: int) -> int:
@@ -45,7 +67,7 @@ def _column(gram: str, n_features: int) -> int:
 class HashedTextModel:
     def __init__(self, n_features: int = 2**20, word_ngrams: tuple[int, int] = (1, 2),
                  char_ngrams: tuple[int, int] = (3, 5), max_chars: int = 1500, max_word_chars: int = 10000,
-                 C: float = 8.0, keep: int = 20000, seed: int = 0):
+                 C: float = 8.0, keep: int = 20000, fold_digits: bool = False, seed: int = 0):
         self.n_features = int(n_features)
         self.word_ngrams = tuple(word_ngrams)
         self.char_ngrams = tuple(char_ngrams)
@@ -53,25 +75,46 @@ class HashedTextModel:
         self.max_word_chars = int(max_word_chars)
         self.C = float(C)
         self.keep = int(keep)
+        self.fold_digits = bool(fold_digits)
         self.seed = int(seed)
         self.classes_: list[str] = []
         self.columns_: np.ndarray = np.empty(0, dtype=np.int64)
         self.coef_: np.ndarray = np.empty((0, 0))
         self.intercept_: np.ndarray = np.empty(0)
         self._lookup: np.ndarray | None = None
+        self._chars: CharWbHasher | None = None
+        self._gram_cache: dict[str, int] = {}
 
     # ---- features ----
+    def _word_counts(self, texts: list[str]) -> sparse.csr_matrix:
+        """Hashed word 1-2-gram counts, the same matrix as the word ``HashingVectorizer`` of :meth:`_vectorizers`,
+        fed as (gram, 1) pairs built by C-level ``zip`` (no Python generator per n-gram)."""
+        if self.word_ngrams != (1, 2):
+            return self._vectorizers()[0].transform(texts)
+        fh = FeatureHasher(n_features=self.n_features, input_type="pair", alternate_sign=False, dtype=np.float32)
+        return fh.transform(zip(_unigrams_bigrams(t), repeat(1)) for t in texts)
+
     def _vectorizers(self) -> tuple[HashingVectorizer, HashingVectorizer]:
         common = dict(n_features=self.n_features, alternate_sign=False, norm=None, lowercase=True, dtype=np.float32)
-        return (HashingVectorizer(analyzer="word", ngram_range=self.word_ngrams, token_pattern=TOKEN, **common),
-                HashingVectorizer(analyzer="char_wb", ngram_range=self.char_ngrams, **common))
+        words = (HashingVectorizer(analyzer=_unigrams_bigrams, n_features=self.n_features, alternate_sign=False,
+                                   norm=None, dtype=np.float32)
+                 if self.word_ngrams == (1, 2) else
+                 HashingVectorizer(analyzer="word", ngram_range=self.word_ngrams, token_pattern=TOKEN, **common))
+        return words, HashingVectorizer(analyzer="char_wb", ngram_range=self.char_ngrams, **common)
+
+    def normalize(self, text: str) -> str:
+        """What the n-grams are cut from: with ``fold_digits`` every digit reads 0 (years, prices, ids
+        change from one era and sender to the next; their shape stays)."""
+        return text.translate(_DIGITS) if self.fold_digits else text
 
     def transform(self, texts: list[str]) -> sparse.csr_matrix:
         """Hashed, log-scaled, block-normalised n-gram counts (n_docs x 2*n_features)."""
-        wv, cv = self._vectorizers()
+        texts = [self.normalize(t) for t in texts] if self.fold_digits else texts
+        if self._chars is None:  # same columns as the char_wb HashingVectorizer, each distinct word hashed once
+            self._chars = CharWbHasher(self.char_ngrams, self.n_features)
         blocks = []
-        for vec, cap in ((wv, self.max_word_chars), (cv, self.max_chars)):
-            X = vec.transform([t[:cap] for t in texts])
+        for fn, cap in ((self._word_counts, self.max_word_chars), (self._chars.transform, self.max_chars)):
+            X = fn([t[:cap] for t in texts])
             X.data = np.log1p(X.data)
             blocks.append(normalize(X, copy=False))
         return sparse.hstack(blocks, format="csr")
@@ -137,6 +180,29 @@ class HashedTextModel:
         return 1.0 - self.predict_proba(texts)[:, 0]
 
     # ---- explanation ----
+    def _gram_columns(self, grams: list[str]) -> np.ndarray:
+        """The hashed column of each n-gram (same hash as :func:`_column`); remembered, since flagged
+        mail repeats its words, and new ones hashed in one vectorised call.
+
+        >>> HashedTextModel(n_features=2**10)._gram_columns(["prize", "free cash"]).tolist() == [
+        ...     _column("prize", 2**10), _column("free cash", 2**10)]
+        True
+        """
+        if not grams:
+            return np.empty(0, dtype=np.int64)
+        cache = self._gram_cache
+        cols = list(map(cache.get, grams))
+        missing = [g for g, c in zip(grams, cols) if c is None]
+        if missing:
+            fh = FeatureHasher(n_features=self.n_features, input_type="pair", alternate_sign=False)
+            got = fh.transform(zip(zip(missing, repeat(1)))).indices.tolist()  # one n-gram per row: row order = gram order
+            new = dict(zip(missing, got))
+            if len(cache) + len(new) > 200_000:
+                cache.clear()  # bounded memory
+            cache.update(new)
+            cols = [c if c is not None else new[g] for g, c in zip(grams, cols)]
+        return np.asarray(cols, dtype=np.int64)
+
     def top_terms(self, text: str, cls: str, n: int = 6, row=None) -> list[tuple[str, float]]:
         """The document's n-grams that weigh most towards ``cls`` (for two classes: towards the non-ham class).
 
@@ -160,8 +226,8 @@ class HashedTextModel:
         for offset, vec, cap in ((0, wv, self.max_word_chars), (self.n_features, cv, self.max_chars)):
             if offset and sum(1 for j in wanted if j < self.n_features and j in names) >= n:
                 break  # enough words: character n-grams would not be shown
-            for g in dict.fromkeys(vec.build_analyzer()(text[:cap])):
-                j = _column(g, self.n_features) + offset
+            grams = list(dict.fromkeys(vec.build_analyzer()(self.normalize(text)[:cap])))
+            for g, j in zip(grams, (self._gram_columns(grams) + offset).tolist()):
                 if j in wanted and (j not in names or (offset == 0 and " " in g)):
                     names.setdefault(j, g.strip())
         out, seen = [], set()
@@ -181,7 +247,8 @@ class HashedTextModel:
             "format": "threatml-hashed-text-1",
             "params": {"n_features": self.n_features, "word_ngrams": list(self.word_ngrams),
                        "char_ngrams": list(self.char_ngrams), "max_chars": self.max_chars,
-                       "max_word_chars": self.max_word_chars, "C": self.C, "keep": self.keep, "seed": self.seed},
+                       "max_word_chars": self.max_word_chars, "C": self.C, "keep": self.keep,
+                       "fold_digits": self.fold_digits, "seed": self.seed},
             "token_pattern": TOKEN,
             "classes": self.classes_,
             "columns": self.columns_.tolist(),
@@ -195,7 +262,8 @@ class HashedTextModel:
             raise ValueError(f"not a hashed text model (format {d.get('format')!r})")
         p = d["params"]
         m = cls(n_features=p["n_features"], word_ngrams=tuple(p["word_ngrams"]), char_ngrams=tuple(p["char_ngrams"]),
-                max_chars=p["max_chars"], max_word_chars=p["max_word_chars"], C=p["C"], keep=p["keep"], seed=p["seed"])
+                max_chars=p["max_chars"], max_word_chars=p["max_word_chars"], C=p["C"], keep=p["keep"],
+                fold_digits=p.get("fold_digits", False), seed=p["seed"])
         m.classes_ = list(d["classes"])
         m.columns_ = np.asarray(d["columns"], dtype=np.int64)
         m.coef_ = np.asarray(d["coef"], dtype="float64").reshape(-1, len(m.columns_))

@@ -35,7 +35,7 @@ def train_email(data: list[str], out: Path, seed: int = 0, target_fpr: float = 0
         raise ThreatMLError(f"training needs ham and spam or phishing; found only {sorted(set(y.tolist()))}")
     clf = EmailClassifier(target_fpr=target_fpr, seed=seed).fit(frame, y)
     oof = clf.oof_score_
-    bad = np.where(oof >= clf.threshold_, "spam", HAM)  # out-of-fold scores: binary verdicts only
+    bad = np.where(oof >= clf.thresholds(frame, len(oof)), "spam", HAM)  # out-of-fold scores: binary verdicts only
     metrics = _report(y, oof, bad.tolist(), clf.threshold_)
     metrics.pop("multiclass_accuracy", None)
     metrics["measured_on"] = "out-of-fold scores of the training data (5-fold)"
@@ -60,7 +60,7 @@ def evaluate_email(model: str | Path | None, data: list[str], report: ReadReport
     clf = load_email_model(model)
     frame, y, _ = load_labeled(data, report)
     proba = clf.predict_proba(frame)
-    return _report(y, 1.0 - proba[:, 0], clf.verdicts(proba), clf.threshold_)
+    return _report(y, 1.0 - proba[:, 0], clf.verdicts(proba, frame), clf.threshold_)
 
 
 # ---- mail filter ----
@@ -107,7 +107,7 @@ def filter_message(raw: bytes, clf: EmailClassifier | None, protected: tuple[str
             reasons.append(f"model unavailable: {model_error}")
         else:
             proba = clf.predict_proba(frame)
-            verdict, score = clf.verdicts(proba)[0], float(1.0 - proba[0, 0])
+            verdict, score = clf.verdicts(proba, frame)[0], float(1.0 - proba[0, 0])
             if verdict != HAM:
                 reasons += clf.explain(frame, 0, verdict)
             if verdict == HAM and signals and signals[0][0] >= 0.6:

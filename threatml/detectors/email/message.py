@@ -79,10 +79,11 @@ class EmailMessageDetector(Detector):
         clf = self._model()
         if clf is not None:
             proba, X, T, texts = clf.score_frame(frame)
-            verdicts = clf.verdicts(proba)
+            verdicts = clf.verdicts(proba, frame)
+            limits = clf.thresholds(frame, len(frame))
             scores = 1.0 - proba[:, 0]
         else:
-            verdicts, scores = ["ham"] * len(frame), np.zeros(len(frame))
+            verdicts, scores, limits = ["ham"] * len(frame), np.zeros(len(frame)), np.ones(len(frame))
         cols = [c for c in RULE_COLUMNS if c in frame]
         keep = []
         for i, row in enumerate(frame[cols].to_dict("records")):
@@ -91,10 +92,11 @@ class EmailMessageDetector(Detector):
                 keep.append((i, signals))
         flagged = [i for i, _ in keep if verdicts[i] != "ham"]
         why = dict(zip(flagged, clf.explain_rows(X, T, texts, flagged, [verdicts[i] for i in flagged]))) if flagged else {}
-        return [self._finding(frame.iloc[i].to_dict(), verdicts[i], float(scores[i]), signals, sources[i], clf,
-                              why.get(i, [])) for i, signals in keep]
+        rows = frame.iloc[[i for i, _ in keep]].to_dict("records") if keep else []  # one conversion, not one per row
+        return [self._finding(row, verdicts[i], float(scores[i]), signals, sources[i], float(limits[i]), why.get(i, []))
+                for row, (i, signals) in zip(rows, keep)]
 
-    def _finding(self, row, verdict, model_score, signals, source, clf, reasons) -> Finding:
+    def _finding(self, row, verdict, model_score, signals, source, threshold, reasons) -> Finding:
         is_model = verdict != "ham"
         imitates = any("imitates" in s for _, s in signals)  # a lookalike of your own domain is phishing, whatever the words
         kind = "phishing" if imitates else (verdict if is_model else "suspicious")
@@ -103,7 +105,7 @@ class EmailMessageDetector(Detector):
         explanation = []
         if is_model:
             explanation.append(f"the email model rates this message {verdict} (score {model_score:.3f}, "
-                               f"threshold {clf.threshold_:.3f})")
+                               f"threshold {threshold:.3f})")
             explanation += reasons
         elif self.model_error:
             explanation.append(f"email model unavailable ({self.model_error}); rule signals only")
