@@ -58,6 +58,20 @@ def test_train_and_evaluate_url_commands(tmp_path):
     assert m["n"] == 100 and m["roc_auc"] > 0.9
 
 
+def test_train_url_keeps_a_popularity_prior(tmp_path):
+    from threatml.web.url_model import UrlModel
+
+    (tmp_path / "good.txt").write_text("\n".join(benign_urls(200)) + "\n")
+    (tmp_path / "bad.txt").write_text("\n".join(phishing_urls(200)) + "\n")
+    (tmp_path / "top.csv").write_text("1,www.example-news.com\n2,shop.example-store.org\n3,example-news.com\n")
+    model = tmp_path / "m"
+    res = run("train", "url", "--data", f"benign={tmp_path / 'good.txt'}", "--data", f"phishing={tmp_path / 'bad.txt'}",
+              "--out", model, "--n-estimators", "20", "--popular", tmp_path / "top.csv")
+    assert res.exit_code == 0, res.output
+    prior = UrlModel.load(model).popular_
+    assert prior.to_dict() == {"example-news.com": 1.0, "example-store.org": 2.0}
+
+
 def test_train_and_evaluate_dga_commands_report_families(tmp_path):
     feed = tmp_path / "feed.txt"  # 360netlab layout: family, domain, start, end
     lines = [f"alpha\t{d}\t2026-01-01\t2026-01-02" for d in random_dga(200, seed=1, tld="biz")]

@@ -64,17 +64,24 @@ def train_url_cmd(
     data: DataOpt,
     out: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
     label_column: LabelOpt = None,
-    n_estimators: Annotated[int, typer.Option(help="LightGBM rounds of the lexical stage.")] = 200,
+    n_estimators: Annotated[int, typer.Option(help="LightGBM rounds of the lexical stage.")] = 150,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    popular: Annotated[Optional[Path], typer.Option(
+        "--popular", help="Top-sites list (best first; one domain a line or rank,domain) kept as the "
+                          "popularity prior, as the shipped model does.")] = None,
+    popular_max_rank: Annotated[int, typer.Option(help="Ranks of --popular kept as the prior.")] = 5000,
 ) -> None:
     """Train a phishing/malicious URL classifier (hashed character n-grams + lexical LightGBM)."""
+    from threatml.web.data import popular_ranks, read_one
     from threatml.web.url_model import UrlModel
 
     report = ReadReport()
     with _busy("reading URLs and training"):
         d = _load(data, label_column, report).drop_duplicates("item").reset_index(drop=True)
+        prior = (popular_ranks(read_one(popular, "benign", None, ReadReport())["item"].tolist(), popular_max_rank)
+                 if popular is not None else None)
         m = UrlModel(n_estimators=n_estimators, seed=seed, folds=3 if len(d) >= 30 else 0)
-        m.fit(d["item"].tolist(), d["y"].to_numpy())
+        m.fit(d["item"].tolist(), d["y"].to_numpy(), popular=prior)
         card = _card("url-classifier", "url-classifier", data, d, report,
                      "URL classifier trained with `threatml train url`")
         card.metrics = m.metrics_

@@ -6,7 +6,8 @@
   trained on PhishTank verified phishing URLs and the links of the Nazario
   phishing mbox (phishing) against the ISCX-URL2016 benign URLs, the home
   pages of the 10,000 top domains of the DGA sample and the links of the
-  SpamAssassin easy_ham mail (benign). ISCX alone is 310 sites with deep
+  SpamAssassin easy_ham and hard_ham mail (benign), with the top 5,000
+  registered domains as a reputation prior. ISCX alone is 310 sites with deep
   paths and no home pages: a model trained on it flags every other site
   (measured: ROC-AUC 0.57 on mail links), so the other benign sources matter.
 * ``threatml/shipped/web/dga/``: :class:`threatml.web.dga_model.DgaModel`
@@ -64,27 +65,29 @@ def _message_urls(raw: bytes) -> set[str]:
     return {u.rstrip(".,;:!?'\"") for u in _HREF_RE.findall(text)}
 
 
-def mail_urls(root: Path) -> tuple[list[str], list[str], list[str]]:
-    """URLs of SpamAssassin easy_ham (benign) and Nazario phishing mail (phishing), and the files used.
+def mail_urls(root: Path) -> tuple[list[str], list[str], list[str], list[str]]:
+    """URLs of SpamAssassin easy_ham and hard_ham (benign) and of Nazario phishing mail (phishing),
+    and the files used.
 
     Phishing mail also links to the real brand's site (logos, policies), so
-    links into the top-10k domains are dropped from *both* sets: what is left
+    links into the top-10k domains are dropped from *all* sets: what is left
     are the links to sites outside the popular list, on both sides.
     """
     from threatml.web.tld import split_hosts
     from threatml.web.urls import normalize_urls
 
-    ham: set[str] = set()
+    easy: set[str] = set()
+    hard: set[str] = set()
     phish: set[str] = set()
     used = []
     sa = root / SPAMASSASSIN
     if sa.exists():
         with tarfile.open(sa) as tf:
             for m in tf:
-                if m.isfile() and "easy_ham/" in m.name:
+                if m.isfile() and ("easy_ham/" in m.name or "hard_ham/" in m.name):
                     fh = tf.extractfile(m)
                     if fh is not None:
-                        ham |= _message_urls(fh.read(1 << 20))
+                        (easy if "easy_ham/" in m.name else hard).update(_message_urls(fh.read(1 << 20)))
         used.append(SPAMASSASSIN)
     nz = root / NAZARIO
     if nz.exists():
@@ -102,7 +105,7 @@ def mail_urls(root: Path) -> tuple[list[str], list[str], list[str]]:
         reg = split_hosts(normalize_urls(u)["host"])["registered"]
         return [x for x, r in zip(u, reg) if r not in top]
 
-    return outside(ham), outside(phish), used
+    return outside(easy), outside(hard - easy), outside(phish), used
 
 
 def english_word_counts(root: Path, max_bytes: int = 64 << 20) -> tuple[Counter, list[str]]:
@@ -145,7 +148,20 @@ def top_domains(root: Path) -> list[str]:
     return pd.read_csv(p, header=None, names=["rank", "domain"], dtype=str)["domain"].dropna().str.strip().tolist()
 
 
-def _card(name: str, kind: str, description: str, files: list[tuple[Path, str | None]], root: Path, notes: list[str]):
+#: ranks of the top list kept as the URL model's reputation prior; the rest of the list are
+#: benign home pages of *unranked* sites, so the model also learns what those look like
+POPULAR_MAX_RANK = 5000
+
+
+def popular_domains(root: Path, max_rank: int = POPULAR_MAX_RANK) -> pd.Series:
+    """Registered domain -> best rank among the top-list names under it, for ranks <= ``max_rank``."""
+    from threatml.web.data import popular_ranks
+
+    return popular_ranks(top_domains(root), max_rank)
+
+
+def _card(name: str, kind: str, description: str, files: list[tuple[Path, str | None]], root: Path, notes: list[str],
+          version: str = "1"):
     from threatml.models.card import ModelCard, describe_data, library_versions
 
     data = describe_data(files)
@@ -154,7 +170,7 @@ def _card(name: str, kind: str, description: str, files: list[tuple[Path, str | 
             d.path = str(Path(d.path).relative_to(root))
         except ValueError:
             pass
-    return ModelCard(name=name, version="1", domain="url", kind=kind, description=description, training_data=data,
+    return ModelCard(name=name, version=version, domain="url", kind=kind, description=description, training_data=data,
                      libraries=library_versions("tldextract"), notes=notes)
 
 
@@ -171,30 +187,50 @@ def url_training_items(root: Path, mail: bool = True) -> tuple[pd.DataFrame, lis
     files.append((root / TOP_DOMAINS, "benign"))
     parts = [d, home]
     if mail:
-        ham, phish, used = mail_urls(root)
-        parts.append(pd.DataFrame({"item": ham, "y": 0, "family": "benign", "source": "spamassassin-ham-links"}))
+        easy, hard, phish, used = mail_urls(root)
+        parts.append(pd.DataFrame({"item": easy, "y": 0, "family": "benign", "source": "spamassassin-ham-links"}))
+        parts.append(pd.DataFrame({"item": hard, "y": 0, "family": "benign", "source": "spamassassin-hard-ham-links"}))
         parts.append(pd.DataFrame({"item": phish, "y": 1, "family": "phishing", "source": "nazario-phish-links"}))
         files += [(root / u, None) for u in used]
     return pd.concat(parts, ignore_index=True), files
 
 
+URL_MODEL_VERSION = "3"
+
+#: settings of the shipped URL model (chosen by site-grouped cross-validation and the
+#: Nazario-vs-SpamAssassin cross-source check; see docs/urls-domains.md)
+URL_PARAMS = dict(n_features=2**18, n_estimators=150, learning_rate=0.07, num_leaves=31, folds=5, monotone=True, site_weight_power=0.0,
+                  ngram_parts="host+path", seed=0)
+
+
+def fit_url_model(d: pd.DataFrame, root: Path, **overrides):
+    """The shipped recipe on the items of ``d`` (``item``, ``y``): :data:`URL_PARAMS` and the popular-domain prior."""
+    from threatml.web.url_model import UrlModel
+
+    return UrlModel(**{**URL_PARAMS, **overrides}).fit(d["item"].tolist(), d["y"].to_numpy(), popular_domains(root))
+
+
 def build_url(root: Path, out: Path = URL_DIR, log=print):
     from threatml.models.card import read_card
-    from threatml.web.url_model import UrlModel
 
     d, files = url_training_items(root)
     d = d.drop_duplicates("item").reset_index(drop=True)
     log(f"url: {len(d)} URLs ({int(d.y.sum())} phishing)")
-    m = UrlModel(n_features=2**18, n_estimators=200, folds=3, seed=0).fit(d["item"].tolist(), d["y"].to_numpy())
+    m = fit_url_model(d, root)
     card = _card("url-classifier", "url-classifier",
-                 "Phishing/malicious URL classifier: logistic regression on hashed character 3-5-grams, then "
-                 "LightGBM on lexical features and the n-gram score (out-of-fold stacking, folds by registered domain)",
+                 "Phishing/malicious URL classifier: logistic regression on hashed character 3-5-grams of host and path, then "
+                 "LightGBM on lexical features, a popular-domain prior and the n-gram score (out-of-fold stacking, "
+                 "folds by registered domain, monotone in the features whose direction is known)",
                  files, root,
                  ["PhishTank (2008-2020 verified phish) and links of Nazario phishing mail (2005) vs ISCX-URL2016 "
-                  "benign (310 sites), top-10k home pages and links of SpamAssassin easy_ham mail (2002); mail links "
-                  "into the top-10k domains are left out on both sides",
+                  "benign (310 sites), top-10k home pages and links of SpamAssassin easy_ham and hard_ham mail (2002); "
+                  "mail links into the top-10k domains are left out on both sides",
+                  f"reputation prior: registered domains of the top list ranked 1-{POPULAR_MAX_RANK} (stored in the "
+                  "model); the rest of the list are benign home pages of unranked sites",
                   "metrics are out-of-fold with folds grouped by registered domain: sites unseen by the scoring model",
-                  "the scheme (http/https) is not a feature: it separates these corpora, not phishing"])
+                  "not features: the scheme, a leading www., a trailing slash (they separate these corpora, not phishing)",
+                  "version 3: n-grams of the host and of the path+query as two parts (none spans the boundary)"],
+                 version=URL_MODEL_VERSION)
     card.metrics = m.metrics_
     m.save(out, card)
     return read_card(out)

@@ -16,6 +16,10 @@ Labels: ``benign``, ``legit``, ``legitimate``, ``good``, ``ham``, ``normal``,
 give ``LABEL=PATH`` for such files) -> benign; anything else is malicious, and
 its text is the family unless it is generic (``malicious``, ``bad``,
 ``phishing``, ``dga``, ``1``, ...).
+
+Some published copies swap their labels (the PhiUSIIL copy in DomURLs_BERT
+calls its phishing URLs ``legit``): ``load_items(..., invert=True)`` flips 0/1
+after reading, for such sets only, and says so in the read report.
 """
 
 from __future__ import annotations
@@ -125,10 +129,36 @@ def read_one(path: Path, label: str | None, label_column: str | None, report: Re
 
 
 def load_items(specs: list[str], label_column: str | None = None,
-               report: ReadReport | None = None) -> pd.DataFrame:
-    """Items (``item``), 0/1 labels (``y``), family and source file of every ``--data`` spec."""
+               report: ReadReport | None = None, invert: bool = False) -> pd.DataFrame:
+    """Items (``item``), 0/1 labels (``y``), family and source file of every ``--data`` spec.
+
+    ``invert``: the files' labels are known to be swapped; benign and malicious are exchanged
+    (families are dropped: they would name the wrong class).
+    """
     report = report if report is not None else ReadReport()
     if not specs:
         raise InputError("--data", "no data given")
     frames = [read_one(p, lab, label_column, report) for p, lab in map(parse_spec, specs)]
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    if invert:
+        out["y"] = (1 - out["y"]).astype(np.int8)
+        out["family"] = np.where(out["y"] == 1, "", "benign").astype(object)
+        for src in out["source"].unique():
+            report.note(str(src), "labels inverted on request (benign <-> malicious)", n=int((out["source"] == src).sum()))
+    return out
+
+
+def popular_ranks(domains: list[str], max_rank: int = 5000) -> pd.Series:
+    """Registered domain -> best rank among ``domains`` (a top-sites list, best first), ranks <= ``max_rank``.
+
+    The URL model keeps this as its reputation prior (``UrlModel.fit(..., popular=...)``).
+
+    >>> popular_ranks(["www.google.com", "mail.google.com", "bbc.co.uk"]).to_dict()
+    {'google.com': 1.0, 'bbc.co.uk': 3.0}
+    """
+    from threatml.web.tld import split_hosts
+
+    reg = split_hosts(list(domains))["registered"].to_numpy(dtype=object)
+    ranks = pd.Series(np.arange(1, len(reg) + 1, dtype=np.float64), index=pd.Index(reg))
+    ranks = ranks[(ranks.index != "") & (ranks <= max_rank)]
+    return ranks.groupby(level=0, sort=False).min().sort_values(kind="stable")

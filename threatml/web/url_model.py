@@ -4,12 +4,17 @@ Two stages, both cheap enough to score tens of thousands of URLs a second:
 
 1. a logistic regression on hashed character 3- to 5-grams of the normalised
    URL (:func:`threatml.web.textvec.ngram_matrix`, no vocabulary to store);
-2. LightGBM on the lexical features (:data:`threatml.web.urls.URL_FEATURES`)
-   plus the stage-1 score. Stage 2 is trained on *out-of-fold* stage-1 scores,
-   so it learns how far to trust the n-grams on URLs they were not fit on.
+2. LightGBM on the lexical features (:data:`threatml.web.urls.URL_FEATURES`,
+   including a popular-domain reputation prior when ``fit`` is given a
+   top-sites list) plus the stage-1 score. Stage 2 is trained on
+   *out-of-fold* stage-1 scores, so it learns how far to trust the n-grams
+   on URLs they were not fit on; with ``monotone=True`` it is held to the
+   directions of :data:`threatml.web.urls.RISING`.
 
-Saved as JSON (n-gram weights as base64 float16, lexical feature list,
-threshold) plus LightGBM text, with a model card; never pickle.
+Training folds are grouped by registered domain; ``site_weight_power``
+down-weights sites with many URLs. Saved as JSON (n-gram weights as base64
+float16, lexical feature list, popular-domain ranks, thresholds) plus
+LightGBM text, with a model card; never pickle.
 
 Public API for other domains (the email path uses it on links in messages)::
 
@@ -42,7 +47,7 @@ import pandas as pd
 from threatml.errors import ThreatMLError
 from threatml.pipeline.metrics import threshold_at_fpr
 from threatml.web.textvec import as_arrow, hashed_ngrams, ngram_linear_score, ngram_matrix
-from threatml.web.urls import URL_FEATURES, ngram_text, normalize_urls, url_features
+from threatml.web.urls import RISING, UNRANKED, URL_FEATURES, ngram_text, normalize_urls, strip_www, url_features
 
 BOOSTER_FILE, META_FILE = "url_lexical.txt", "url_model.json"
 NGRAM_SCORE = "ngram_score"
@@ -54,6 +59,21 @@ def _encode(w: np.ndarray) -> str:
 
 def _decode(s: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(s), dtype="<f2").astype(np.float64)
+
+
+def _popular_to_json(popular: pd.Series | None) -> dict | None:
+    """Registered domains in rank order and their ranks (JSON-friendly)."""
+    if popular is None:
+        return None
+    return {"domains": [str(x) for x in popular.index], "ranks": [int(r) for r in popular.to_numpy()]}
+
+
+def _popular_from_json(d: dict | None) -> pd.Series | None:
+    if not d:
+        return None
+    if len(d["domains"]) != len(d["ranks"]):
+        raise ValueError("popular domain and rank lists differ in length")
+    return pd.Series(np.asarray(d["ranks"], dtype="float64"), index=pd.Index([str(x) for x in d["domains"]]))
 
 
 def _f1_threshold(y: np.ndarray, score: np.ndarray) -> float:
@@ -69,13 +89,22 @@ class UrlModel:
 
     def __init__(self, n_features: int = 2**18, ngrams: tuple[int, ...] = (3, 4, 5), C: float = 4.0,
                  n_estimators: int = 300, num_leaves: int = 31, learning_rate: float = 0.05, folds: int = 3,
-                 alert_fpr: float = 0.005, seed: int = 0, n_jobs: int = 1):
+                 alert_fpr: float = 0.005, site_weight_power: float = 0.0, ngram_parts: str = "host+path",
+                 monotone: bool = True, features: tuple[str, ...] | None = None, seed: int = 0, n_jobs: int = 1):
         self.n_features, self.ngrams, self.C = int(n_features), tuple(ngrams), C
         self.n_estimators, self.num_leaves, self.learning_rate = n_estimators, num_leaves, learning_rate
         self.folds, self.alert_fpr, self.seed, self.n_jobs = folds, alert_fpr, seed, n_jobs
+        self.site_weight_power, self.ngram_parts = float(site_weight_power), str(ngram_parts)
+        self.monotone = bool(monotone)
+        self.features = tuple(features) if features is not None else tuple(URL_FEATURES)
+        unknown = sorted(set(self.features) - set(URL_FEATURES))
+        if unknown:
+            raise ValueError(f"unknown URL features: {', '.join(unknown)}")
         self.coef_: np.ndarray | None = None
         self.intercept_ = 0.0
         self.booster_: lgb.Booster | None = None
+        self.popular_: pd.Series | None = None  # registered domain -> popularity rank (reputation prior)
+        self._coef32: np.ndarray | None = None  # float32 copy of coef_ for scoring
         self.threshold_ = 0.5  # best F1 on out-of-fold scores: the verdict threshold
         self.alert_threshold_ = 0.5  # benign out-of-fold scores above it: at most alert_fpr; what detectors use
         self.metrics_: dict = {}
@@ -84,33 +113,61 @@ class UrlModel:
         return {"n_features": self.n_features, "ngrams": list(self.ngrams), "C": self.C,
                 "n_estimators": self.n_estimators, "num_leaves": self.num_leaves,
                 "learning_rate": self.learning_rate, "folds": self.folds, "alert_fpr": self.alert_fpr,
-                "seed": self.seed, "n_jobs": self.n_jobs}
+                "site_weight_power": self.site_weight_power, "ngram_parts": self.ngram_parts,
+                "monotone": self.monotone, "features": list(self.features), "seed": self.seed, "n_jobs": self.n_jobs}
 
     @property
     def feature_names(self) -> list[str]:
-        return [*URL_FEATURES, NGRAM_SCORE]
+        return [*self.features, NGRAM_SCORE]
 
-    def _linear(self, X, y) -> tuple[np.ndarray, float]:
+    def _linear(self, X, y, w) -> tuple[np.ndarray, float]:
         from sklearn.linear_model import LogisticRegression
 
         lr = LogisticRegression(C=self.C, solver="liblinear", max_iter=200, random_state=self.seed)
-        lr.fit(X, y)
+        lr.fit(X, y, sample_weight=w)
         return lr.coef_.ravel().astype(np.float64), float(lr.intercept_[0])
 
     def _gbm_params(self) -> dict:
-        return {"objective": "binary", "num_leaves": self.num_leaves, "learning_rate": self.learning_rate,
-                "min_child_samples": 20, "seed": self.seed, "deterministic": True, "num_threads": self.n_jobs,
-                "verbose": -1, "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1}
+        p = {"objective": "binary", "num_leaves": self.num_leaves, "learning_rate": self.learning_rate,
+             "min_child_samples": 20, "seed": self.seed, "deterministic": True, "num_threads": self.n_jobs,
+             "verbose": -1, "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1}
+        if self.monotone:  # known directions held (see threatml.web.urls.RISING); the n-gram score rises too
+            p["monotone_constraints"] = [1 if f in RISING or f == NGRAM_SCORE else 0 for f in self.feature_names]
+            p["monotone_constraints_method"] = "advanced"
+        return p
 
-    def fit(self, urls, y) -> "UrlModel":
-        y = np.asarray(y, dtype=np.int8)
-        parts = normalize_urls(urls)
-        X = ngram_matrix(ngram_text(parts), self.ngrams, self.n_features)
-        F = url_features(None, parts)
-        # folds by registered domain: scores of a site's URLs come from a model that never saw the site
+    def site_weights(self, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """Sample weights n_site ** -site_weight_power, rescaled so each class keeps its total weight.
+
+        A benign list of a few hundred sites with thousands of pages each would
+        otherwise teach the model those sites' paths instead of "benign".
+        """
+        n_site = np.bincount(groups)[groups].astype(np.float64)
+        w = n_site ** -self.site_weight_power
+        for c in (0, 1):
+            m = y == c
+            if m.any():
+                w[m] *= m.sum() / w[m].sum()
+        return w
+
+    def fit(self, urls, y, popular: dict | pd.Series | None = None) -> "UrlModel":
+        """Train on ``urls`` with labels ``y`` (1 = malicious).
+
+        ``popular``: registered domain -> popularity rank (e.g. a top-sites list), kept in the
+        model as the ``popular_rank`` reputation feature.
+        """
         from threatml.web.tld import split_hosts
 
-        groups = pd.factorize(split_hosts(parts["host"])["registered"])[0]
+        y = np.asarray(y, dtype=np.int8)
+        self._coef32 = None
+        if popular is not None:
+            self.popular_ = pd.Series(popular, dtype="float64").sort_values(kind="stable")
+        parts = normalize_urls(urls)
+        X = ngram_matrix(ngram_text(parts, self.ngram_parts), self.ngrams, self.n_features)
+        F = url_features(None, parts, self.popular_)[list(self.features)]
+        # folds by registered domain: scores of a site's URLs come from a model that never saw the site
+        groups = pd.factorize(split_hosts(strip_www(parts["host"]).to_pylist())["registered"])[0]
+        sw = self.site_weights(y, groups)
         rng = np.random.default_rng(self.seed)
         fold = rng.integers(0, max(self.folds, 1), groups.max() + 1 if len(groups) else 1)[groups]
         if any(len(np.unique(y[fold != k])) < 2 for k in range(self.folds)):
@@ -119,9 +176,9 @@ class UrlModel:
         if self.folds > 1:
             for k in range(self.folds):
                 tr = fold != k
-                w, b = self._linear(X[tr], y[tr])
+                w, b = self._linear(X[tr], y[tr], sw[tr])
                 lin_oof[~tr] = X[~tr] @ w + b
-        self.coef_, self.intercept_ = self._linear(X, y)
+        self.coef_, self.intercept_ = self._linear(X, y, sw)
         if self.folds <= 1:
             lin_oof = X @ self.coef_ + self.intercept_
         # float16 is what gets saved: train stage 2 on what stage 1 will really give
@@ -131,7 +188,8 @@ class UrlModel:
             oof = np.zeros(len(y))
             for k in range(self.folds):
                 tr = fold != k
-                b = lgb.train(self._gbm_params(), lgb.Dataset(G[tr], y[tr]), num_boost_round=self.n_estimators)
+                b = lgb.train(self._gbm_params(), lgb.Dataset(G[tr], y[tr], weight=sw[tr]),
+                              num_boost_round=self.n_estimators)
                 oof[~tr] = b.predict(G[~tr], num_threads=self.n_jobs)
             self.threshold_ = _f1_threshold(y, oof)
             self.alert_threshold_ = max(self.threshold_, threshold_at_fpr(oof[y == 0], self.alert_fpr))
@@ -139,7 +197,7 @@ class UrlModel:
 
             self.metrics_ = {"out_of_fold": binary_report(y, oof, self.threshold_),
                              "out_of_fold_at_alert_threshold": binary_report(y, oof, self.alert_threshold_)}
-        self.booster_ = lgb.train(self._gbm_params(), lgb.Dataset(G, y), num_boost_round=self.n_estimators)
+        self.booster_ = lgb.train(self._gbm_params(), lgb.Dataset(G, y, weight=sw), num_boost_round=self.n_estimators)
         self.metrics_["train_rows"] = int(len(y))
         return self
 
@@ -148,16 +206,21 @@ class UrlModel:
             raise ThreatMLError("URL model is not trained")
         return self.booster_
 
-    def _matrix(self, urls) -> pd.DataFrame:
+    def _matrix(self, urls) -> np.ndarray:
+        """Stage-2 input: the lexical features and the n-gram score, one float64 row per URL."""
         parts = normalize_urls(urls)
-        lin = ngram_linear_score(ngram_text(parts), self.ngrams, self.coef_, self.intercept_)
-        return url_features(None, parts).assign(**{NGRAM_SCORE: lin})
+        if self._coef32 is None or len(self._coef32) != len(self.coef_):
+            self._coef32 = self.coef_.astype(np.float32)  # float16 weights are exact in float32; half the traffic
+        lin = ngram_linear_score(ngram_text(parts, self.ngram_parts), self.ngrams, self._coef32, self.intercept_)
+        F = url_features(None, parts, self.popular_)[list(self.features)].to_numpy()
+        return np.ascontiguousarray(np.column_stack([F, lin]))
 
-    def score_samples(self, urls, n_jobs: int | None = None) -> np.ndarray:
+    def score_samples(self, urls, n_jobs: int | None = None, batch_size: int = 50_000) -> np.ndarray:
         """P(malicious) per URL (higher = more likely phishing or malicious).
 
-        ``n_jobs`` > 1 scores chunks in threads (the Arrow, numpy and LightGBM
-        kernels release the GIL); default: the model's ``n_jobs``.
+        Work goes in batches of ``batch_size`` URLs (bounded memory). ``n_jobs`` > 1
+        scores batches in threads (the Arrow, numpy and LightGBM kernels release
+        the GIL); default: the model's ``n_jobs``.
         """
         b = self._check()
         urls = list(urls)
@@ -165,27 +228,28 @@ class UrlModel:
             return np.zeros(0)
         codes, uniq = pd.factorize(pd.Series(urls, dtype="object").fillna(""))
         if len(uniq) < len(urls):  # traffic repeats URLs: score each once
-            return self.score_samples(list(uniq), n_jobs)[codes]
+            return self.score_samples(list(uniq), n_jobs, batch_size)[codes]
         jobs = max(1, n_jobs or self.n_jobs)
-        if jobs == 1 or len(urls) < 20_000:
-            return b.predict(self._matrix(urls), num_threads=1)
+        step = max(1, min(batch_size, -(-len(urls) // jobs)))
+        chunks = [urls[i:i + step] for i in range(0, len(urls), step)]
+        run = lambda c: b.predict(self._matrix(c), num_threads=1)  # noqa: E731
+        if jobs == 1 or len(chunks) == 1:
+            return np.concatenate([run(c) for c in chunks])
         from concurrent.futures import ThreadPoolExecutor
 
-        step = -(-len(urls) // (2 * jobs))
-        chunks = [urls[i:i + step] for i in range(0, len(urls), step)]
         with ThreadPoolExecutor(jobs) as pool:
-            parts = list(pool.map(lambda c: b.predict(self._matrix(c), num_threads=1), chunks))
-        return np.concatenate(parts)
+            return np.concatenate(list(pool.map(run, chunks)))
 
     def predict(self, urls) -> np.ndarray:
         return (self.score_samples(urls) >= self.threshold_).astype(np.int8)
 
     def top_ngrams(self, url: str, k: int = 3) -> list[tuple[str, float]]:
         """The character n-grams of ``url`` with the largest weights toward malicious."""
-        text = ngram_text(normalize_urls([url])).to_pylist()[0]
+        got = ngram_text(normalize_urls([url]), self.ngram_parts)
+        texts = [a.to_pylist()[0] for a in (got if isinstance(got, list) else [got])]
         seen: dict[str, float] = {}
         for n in self.ngrams:
-            grams = sorted({text[i:i + n] for i in range(len(text) - n + 1)})
+            grams = sorted({t[i:i + n] for t in texts for i in range(len(t) - n + 1)})
             if not grams:
                 continue
             _, cols, _ = hashed_ngrams(as_arrow(grams), (n,), self.n_features)
@@ -201,12 +265,16 @@ class UrlModel:
         contrib = b.predict(M, pred_contrib=True)[0][:-1]
         out = []
         for i in np.argsort(-np.abs(contrib))[:4]:
-            name, v, c = self.feature_names[i], M.iloc[0, i], contrib[i]
+            name, v, c = self.feature_names[i], M[0, i], contrib[i]
             way = "raises" if c > 0 else "lowers"
             if name == NGRAM_SCORE:
                 grams = [g for g, w in self.top_ngrams(url) if w > 0]
                 what = f" (strongest: {', '.join(repr(g) for g in grams)})" if grams and c > 0 else ""
                 out.append(f"character patterns of the URL{what} {way} the score")
+            elif name == "popular_rank":
+                what = ("the site is not among the popular sites the model knows" if v >= UNRANKED
+                        else f"the site ranks about {10 ** v:,.0f} among popular sites")
+                out.append(f"{what}: {way} the score")
             else:
                 out.append(f"{name.replace('_', ' ')} = {v:g} {way} the score")
         return out
@@ -219,7 +287,8 @@ class UrlModel:
         folder.mkdir(parents=True, exist_ok=True)
         self._check().save_model(str(folder / BOOSTER_FILE))
         meta = {"params": self.get_params(), "features": self.feature_names, "threshold": self.threshold_,
-                "alert_threshold": self.alert_threshold_, "intercept": self.intercept_, "coef_f16_b64": _encode(self.coef_), "metrics": self.metrics_}
+                "alert_threshold": self.alert_threshold_, "intercept": self.intercept_, "coef_f16_b64": _encode(self.coef_),
+                "popular": _popular_to_json(self.popular_), "metrics": self.metrics_}
         (folder / META_FILE).write_text(json.dumps(meta, separators=(",", ":")) + "\n")
         card.kind = card.kind or "url-classifier"
         card.features = self.feature_names
@@ -251,6 +320,7 @@ class UrlModel:
             m.threshold_ = float(meta["threshold"])
             m.alert_threshold_ = float(meta.get("alert_threshold", m.threshold_))
             m.metrics_ = meta.get("metrics", {})
+            m.popular_ = _popular_from_json(meta.get("popular"))
             if list(meta["features"]) != m.feature_names:
                 raise ValueError("feature list differs from this version's")
         except (ValueError, KeyError, TypeError) as exc:
