@@ -17,6 +17,17 @@ def _session_csv(path, n=200):
     path.write_text("\n".join(rows) + "\n")
 
 
+def _train_on_hdfs_blocks(tmp_path, test_anomalies: int):
+    """`train log` on a generated HDFS-like train.log (block-id sessions) into tmp_path/m; writes test.log
+    with ``test_anomalies`` anomalous blocks and returns their ids."""
+    hdfs_like(tmp_path / "train.log", n_blocks=200, anomalies=1, seed=3)
+    bad = hdfs_like(tmp_path / "test.log", n_blocks=100, anomalies=test_anomalies, seed=4)
+    res = runner.invoke(app, ["train", "log", "--data", str(tmp_path / "train.log"), "--session-regex", r"(blk_-?\d+)",
+                              "--out", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    return bad
+
+
 def test_train_and_evaluate_on_session_csv(tmp_path):
     _session_csv(tmp_path / "s.csv")
     res = runner.invoke(app, ["train", "log", "--data", str(tmp_path / "s.csv"), "--out", str(tmp_path / "m")])
@@ -29,11 +40,7 @@ def test_train_and_evaluate_on_session_csv(tmp_path):
 
 
 def test_train_on_raw_hdfs_with_session_regex(tmp_path):
-    hdfs_like(tmp_path / "train.log", n_blocks=200, anomalies=1, seed=3)
-    bad_test = hdfs_like(tmp_path / "test.log", n_blocks=100, anomalies=5, seed=4)
-    res = runner.invoke(app, ["train", "log", "--data", str(tmp_path / "train.log"), "--session-regex", r"(blk_-?\d+)",
-                              "--out", str(tmp_path / "m")])
-    assert res.exit_code == 0, res.output
+    bad_test = _train_on_hdfs_blocks(tmp_path, test_anomalies=5)
     card = json.loads((tmp_path / "m" / "card.json").read_text())
     assert card["domain"] == "log" and card["metrics"]["sessions"] == 200
     assert card["parameters"]["session_regex"] == r"(blk_-?\d+)" and not card["parameters"]["supervised"]
@@ -101,11 +108,7 @@ def test_train_with_fixed_and_sliding_windows(tmp_path):
 
 
 def test_scan_with_trained_log_model(tmp_path):
-    hdfs_like(tmp_path / "train.log", n_blocks=200, anomalies=1, seed=3)
-    bad = hdfs_like(tmp_path / "test.log", n_blocks=100, anomalies=3, seed=4)
-    res = runner.invoke(app, ["train", "log", "--data", str(tmp_path / "train.log"), "--session-regex", r"(blk_-?\d+)",
-                              "--out", str(tmp_path / "m")])
-    assert res.exit_code == 0, res.output
+    bad = _train_on_hdfs_blocks(tmp_path, test_anomalies=3)
     out = tmp_path / "f.jsonl"
     res = runner.invoke(app, ["scan", str(tmp_path / "test.log"), "--no-store", "--no-report", "--out", str(out),
                               "--session-regex", r"(blk_-?\d+)", "--log-model", str(tmp_path / "m")])
