@@ -99,7 +99,7 @@ def train_dga_cmd(
     label_column: LabelOpt = None,
     text: Annotated[Optional[list[Path]], typer.Option("--text", help="Plain-text English files for the vocabulary and "
                                                                       "character model (default: Python's own help text).")] = None,
-    synthetic: Annotated[int, typer.Option(help="Synthetic word-list DGA names added as a prior (0: none).")] = 4000,
+    synthetic: Annotated[int, typer.Option(help="Synthetic word-list DGA names added as a prior (0: none).")] = 2000,
     n_estimators: Annotated[int, typer.Option(help="LightGBM rounds.")] = 250,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:

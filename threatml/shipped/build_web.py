@@ -255,8 +255,9 @@ def build_dga(root: Path, out: Path = DGA_DIR, log=print):
                  "trigram likelihoods and word segmentation; family model (LightGBM multiclass) for trained families",
                  files, root,
                  [f"English vocabulary and character model from {', '.join(used)} (word statistics only)",
-                  "synthetic priors added to the DGA class: random-word concatenations (word-list DGAs) and "
-                  "uniform random strings; they are not reported as families",
+                  "synthetic priors added to the DGA class: random-word concatenations (word-list DGAs), names cut "
+                  "from running text, random pronounceable syllables and uniform random strings; they are not "
+                  "reported as families",
                   "names under free dynamic-DNS providers are scored on the customer label (x.ddns.net -> x)"])
     card.metrics = m.metrics_
     m.save(out, card)

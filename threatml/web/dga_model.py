@@ -6,13 +6,17 @@ Two LightGBM boosters over :data:`threatml.web.domains.DOMAIN_FEATURES`:
   character statistics, English trigram likelihood, word segmentation;
 * family (multiclass, DGA rows only) on the same features plus the TLD.
 
-Word-list DGAs (matsnu, suppobox, gozi) glue dictionary words together and so
-look like English. With no such family in the shared data, training adds a
-*generic* word-list prior: labels made of 2 to 5 random vocabulary words
-(family ``wordlist-synthetic``), generated from the model's own vocabulary
-with a fixed seed. It teaches "many random words glued together", not any
-family's word list; the benchmark measures it on real matsnu output that
-training never sees.
+Word-list DGAs (matsnu, suppobox, gozi, rovnix) glue dictionary words together
+and so look like English; pronounceable ones (pushdo, symmi) alternate
+consonants and vowels. With only one such family in the shared data, training
+adds *generic* priors with a fixed seed: labels of 2 to 5 random vocabulary
+words (``synthetic``), text-fed labels of random words of any length, function
+words included (``text_words``), uniformly random strings, and random
+syllables (``syllable``). They teach "words glued together" and "random
+syllables", not any family's list; the amounts were chosen by
+leave-one-family-out on the shared feed plus a held-out pseudo-family of
+Python's pydoc text (``bench/bench_dns.py --only lofo``), and the benchmark
+measures them on real generator output that training never sees.
 
 The alert threshold is set from out-of-fold benign scores (``alert_fpr``).
 
@@ -45,6 +49,8 @@ from threatml.web.words import CharTrigramLM, count_words, stdlib_text, vocabula
 BINARY_FILE, FAMILY_FILE, META_FILE = "dga_binary.txt", "dga_family.txt", "dga_meta.json"
 SYNTHETIC = "wordlist-synthetic"
 RANDOM_SYNTHETIC = "random-synthetic"
+SYLLABLE_SYNTHETIC = "syllable-synthetic"
+SYNTHETIC_CLASSES = (SYNTHETIC, RANDOM_SYNTHETIC, SYLLABLE_SYNTHETIC)
 FAMILY_EXTRA = ("tld_code", "tld_len")
 
 
@@ -61,6 +67,25 @@ def synthetic_wordlist_labels(vocab: list[str], n: int, seed: int = 0) -> list[s
     return out
 
 
+#: short English function words, which a word list taken from running text is full of
+FUNCTION_WORDS = ("of", "to", "in", "is", "it", "on", "by", "as", "at", "be", "or", "an", "we", "he", "us", "my",
+                  "no", "so", "up", "if", "the", "and", "for", "our", "has", "his", "all", "are", "not")
+
+
+def synthetic_text_labels(vocab: list[str], n: int, seed: int = 0) -> list[str]:
+    """``n`` labels of consecutive random words as a text-fed word-list DGA makes them: words of
+    any length (function words included) appended until the label is 12 to 30 letters long."""
+    rng = np.random.default_rng(seed + 3)
+    pool = [w for w in vocab[:3000] if 3 <= len(w) <= 12] + list(FUNCTION_WORDS) * 20
+    out = []
+    for _ in range(n):
+        target, label = int(rng.integers(12, 31)), ""
+        while len(label) < target:
+            label += pool[int(rng.integers(0, len(pool)))]
+        out.append(label[:63])
+    return out
+
+
 def synthetic_random_labels(n: int, seed: int = 0) -> list[str]:
     """``n`` uniformly random labels of 6 to 32 characters: letters, letters and digits, or hex."""
     rng = np.random.default_rng(seed + 1)
@@ -73,16 +98,38 @@ def synthetic_random_labels(n: int, seed: int = 0) -> list[str]:
     return out
 
 
+_CONS = np.array(list("bcdfghjklmnpqrstvwxz"))
+_VOW = np.array(list("aeiouy"))
+
+
+def synthetic_syllable_labels(n: int, seed: int = 0) -> list[str]:
+    """``n`` pronounceable random labels: 3 to 7 random syllables (CV, CVC, VC or V).
+
+    Several DGAs (pushdo, symmi, simda) alternate consonants and vowels so their
+    names read like words without being any; letter statistics alone miss them."""
+    rng = np.random.default_rng(seed + 2)
+    shapes = ("cv", "cv", "cvc", "vc", "v", "cvv")
+    out = []
+    for _ in range(n):
+        parts = []
+        for _ in range(int(rng.integers(3, 8))):
+            for kind in shapes[int(rng.integers(0, len(shapes)))]:
+                parts.append(str(rng.choice(_CONS if kind == "c" else _VOW)))
+        out.append("".join(parts))
+    return out
+
+
 class DgaModel:
     """scikit-learn-like: ``fit(names, y, families)``, ``score_samples(names)``, ``save``/``load``."""
 
     def __init__(self, n_estimators: int = 300, num_leaves: int = 31, learning_rate: float = 0.05,
-                 min_child_samples: int = 20, synthetic: int = 4000, family_min: int = 20, folds: int = 3,
-                 alert_fpr: float = 0.002, benign_lm: bool = True, seed: int = 0, n_jobs: int = 1):
+                 min_child_samples: int = 20, synthetic: int = 2000, family_min: int = 20, folds: int = 3,
+                 alert_fpr: float = 0.002, benign_lm: bool = True, syllable: int = 2000,
+                 text_words: int = 3000, seed: int = 0, n_jobs: int = 1):
         self.n_estimators, self.num_leaves, self.learning_rate = n_estimators, num_leaves, learning_rate
         self.min_child_samples, self.synthetic, self.family_min = min_child_samples, synthetic, family_min
         self.folds, self.alert_fpr, self.seed, self.n_jobs = folds, alert_fpr, seed, n_jobs
-        self.benign_lm = benign_lm
+        self.benign_lm, self.syllable, self.text_words = benign_lm, syllable, text_words
         self.lm_: CharTrigramLM | None = None
         self.blm_: CharTrigramLM | None = None
         self.vocab_: list[str] = []
@@ -96,8 +143,8 @@ class DgaModel:
 
     def get_params(self) -> dict:
         return {k: getattr(self, k) for k in ("n_estimators", "num_leaves", "learning_rate", "min_child_samples",
-                                              "synthetic", "family_min", "folds", "alert_fpr", "benign_lm", "seed",
-                                              "n_jobs")}
+                                              "synthetic", "family_min", "folds", "alert_fpr", "benign_lm", "syllable",
+                                              "text_words", "seed", "n_jobs")}
 
     def _params(self, objective: str, **kw) -> dict:
         return {"objective": objective, "num_leaves": self.num_leaves, "learning_rate": self.learning_rate,
@@ -135,13 +182,19 @@ class DgaModel:
         rl = registered_labels(list(names))
         lab = rl["label"].astype(str).to_numpy(dtype=object)
         suffix = rl["suffix"].astype(str)
+        priors = []
         if self.synthetic:
-            syn = synthetic_wordlist_labels(self.vocab_, self.synthetic, self.seed)
-            rnd = synthetic_random_labels(self.synthetic // 2, self.seed)
-            lab = np.r_[lab, np.array(syn + rnd, dtype=object)]
-            y = np.r_[y, np.ones(len(syn) + len(rnd), np.int8)]
-            fam = np.r_[fam, np.full(len(syn), SYNTHETIC, dtype=object), np.full(len(rnd), RANDOM_SYNTHETIC, dtype=object)]
-            suffix = pd.concat([suffix, pd.Series([""] * (len(syn) + len(rnd)))], ignore_index=True)
+            priors += [(synthetic_wordlist_labels(self.vocab_, self.synthetic, self.seed), SYNTHETIC),
+                       (synthetic_random_labels(self.synthetic // 2, self.seed), RANDOM_SYNTHETIC)]
+        if self.text_words:
+            priors.append((synthetic_text_labels(self.vocab_, self.text_words, self.seed), SYNTHETIC))
+        if self.syllable:
+            priors.append((synthetic_syllable_labels(self.syllable, self.seed), SYLLABLE_SYNTHETIC))
+        for extra, cls in priors:
+            lab = np.r_[lab, np.array(extra, dtype=object)]
+            y = np.r_[y, np.ones(len(extra), np.int8)]
+            fam = np.r_[fam, np.full(len(extra), cls, dtype=object)]
+            suffix = pd.concat([suffix, pd.Series([""] * len(extra))], ignore_index=True)
         keep = lab != ""
         # one row per (label, class): duplicates add weight, not information
         key = pd.DataFrame({"l": lab, "y": y, "s": suffix.to_numpy()})
@@ -224,12 +277,13 @@ class DgaModel:
     def family_text(family: str) -> str:
         """How a family class reads in a finding: the synthetic priors mean "not a known family"."""
         return {SYNTHETIC: "unknown family (word-list style)",
-                RANDOM_SYNTHETIC: "unknown family (random-string style)"}.get(family, family)
+                RANDOM_SYNTHETIC: "unknown family (random-string style)",
+                SYLLABLE_SYNTHETIC: "unknown family (pronounceable random style)"}.get(family, family)
 
     def predict_family(self, names) -> tuple[np.ndarray, np.ndarray]:
         """(most likely family class, its probability) per name; ``""`` when no family model.
 
-        Classes ``wordlist-synthetic`` / ``random-synthetic`` mean the name
+        Classes ``wordlist-synthetic`` / ``random-synthetic`` / ``syllable-synthetic`` mean the name
         resembles no trained family (see :meth:`family_text`)."""
         n = len(list(names))
         if self.family_booster_ is None or not n:
@@ -283,7 +337,7 @@ class DgaModel:
         (folder / META_FILE).write_text(json.dumps(self._meta(), separators=(",", ":")) + "\n")
         card.kind = card.kind or "dga-classifier"
         card.features = self.feature_names
-        card.classes = ["benign", "dga", *[f for f in self.families_ if f not in (SYNTHETIC, RANDOM_SYNTHETIC)]]
+        card.classes = ["benign", "dga", *[f for f in self.families_ if f not in SYNTHETIC_CLASSES]]
         card.parameters = {**self.get_params(), **card.parameters, "threshold": self.threshold_}
         card.artifacts = {a: "" for a in arts}
         return write_model(folder, card)
@@ -300,7 +354,8 @@ class DgaModel:
             raise ThreatMLError(f"{folder}: not a dga-classifier model folder")
         try:
             meta = json.loads((folder / META_FILE).read_text())
-            m = cls(**meta["params"])
+            # models saved before a prior existed were trained without it
+            m = cls(**{"syllable": 0, "text_words": 0, **meta["params"]})
             m.vocab_ = list(meta["vocab"])
             m.vocab_set_ = frozenset(m.vocab_)
             m.lm_ = CharTrigramLM.from_json(meta["lm"])

@@ -7,13 +7,19 @@ touched at least ``min_domains`` distinct registered domains scoring above the
 model's alert threshold, one finding per client and likely family, not one per
 query. Requiring several names is what keeps precision on real traffic: a
 lone odd-looking CDN or cloud host name is common, a host resolving a batch of
-generated names is the DGA behaviour (ATT&CK T1568.002).
+generated names is the DGA behaviour (ATT&CK T1568.002). Most names a DGA
+tries are never registered, so when none of a client's flagged names answered
+NXDOMAIN (they all resolved, or the events carry no answer: TLS SNI, HTTP
+Host) it takes ``min_domains_resolved`` of them first looked up within
+``burst`` seconds: long-tail legitimate sites made of several words are what
+a word-list prior flags now and then, and those resolve, one now and then.
 
 >>> import pandas as pd
 >>> from threatml.events import EventBatch
 >>> det = DgaDetector(score_fn=lambda names: [0.99 if "qx" in n else 0.01 for n in names], threshold=0.5)
 >>> fr = pd.DataFrame({"source.ip": ["10.0.0.7"] * 4, "@timestamp": [1.0, 2.0, 3.0, 4.0],
-...     "dns.question.name": ["qxa1.com", "qxb2.net", "qxc3.org", "www.python.org"], "event.id": list("abcd")})
+...     "dns.question.name": ["qxa1.com", "qxb2.net", "qxc3.org", "www.python.org"], "event.id": list("abcd"),
+...     "dns.response_code": ["NXDOMAIN", "NXDOMAIN", "NOERROR", "NOERROR"]})
 >>> [(f.entity, f.attributes["domains"]) for f in det.process(EventBatch.of("dns", fr)) + det.flush()]
 [('10.0.0.7', 3)]
 """
@@ -48,6 +54,9 @@ class DgaDetector(Detector):
     ----------
     model: DGA model folder or name (default: the shipped ``dga-classifier``).
     min_domains: distinct flagged registered domains before a client is reported.
+    min_domains_resolved, burst: when none of them answered NXDOMAIN, this many first looked up
+        within ``burst`` seconds (a DGA tries its candidates in a burst; a browsing user meets an
+        odd-looking legitimate site now and then).
     threshold: score above which a name counts (default: the model's alert threshold).
     gap: quiet seconds after which a client's campaign is closed and reported.
     max_clients, max_domains: bounds on the state kept.
@@ -55,12 +64,14 @@ class DgaDetector(Detector):
     """
 
     name = "web.dga"
-    version = "1"
+    version = "2"
     kinds = frozenset({"dns", "tls", "http"})
 
     def __init__(self, model=None, min_domains: int = 3, threshold: float | None = None, gap: float = 3600.0,
-                 max_clients: int = 50_000, max_domains: int = 200, score_fn=None):
+                 max_clients: int = 50_000, max_domains: int = 200, score_fn=None, min_domains_resolved: int = 8,
+                 burst: float = 600.0):
         self.model_ref, self.min_domains, self.threshold, self.gap = model, min_domains, threshold, gap
+        self.min_domains_resolved, self.burst = max(min_domains, min_domains_resolved), burst
         self.max_clients, self.max_domains = max_clients, max_domains
         self._score_fn, self._model = score_fn, None
         self._cache = ScoreCache()
@@ -114,9 +125,9 @@ class DgaDetector(Detector):
         c.queries += 1
         c.sources.add(source)
         if reg not in c.domains and len(c.domains) < self.max_domains:
-            c.domains[reg] = (score, nx, name)
+            c.domains[reg] = (score, nx, name, t)
         elif reg in c.domains and nx and not c.domains[reg][1]:
-            c.domains[reg] = (c.domains[reg][0], True, c.domains[reg][2])
+            c.domains[reg] = (c.domains[reg][0], True, *c.domains[reg][2:])
         if len(c.evidence) < 100:
             c.evidence.append(eid)
 
@@ -128,6 +139,13 @@ class DgaDetector(Detector):
 
     def flush(self) -> list[Finding]:
         return self._emit(list(self._open))
+
+    def _densest(self, times: list[float]) -> int:
+        """Most first sightings within any ``burst`` seconds (all of them when times are unknown)."""
+        t = np.sort(np.asarray(times, dtype=float))
+        if not len(t) or not np.isfinite(t).all():
+            return len(t)
+        return int((np.searchsorted(t, t + self.burst, side="right") - np.arange(len(t))).max())
 
     def _families(self, regs: list[str]) -> tuple[str, float]:
         if self._model is None or self._model.family_booster_ is None:
@@ -143,12 +161,13 @@ class DgaDetector(Detector):
         out = []
         for client in clients:
             c = self._open.pop(client)
-            if len(c.domains) < self.min_domains:
+            nx = sum(1 for v in c.domains.values() if v[1])
+            if len(c.domains) < self.min_domains or (not nx and self._densest([v[3] for v in c.domains.values()])
+                                                     < self.min_domains_resolved):
                 continue
             regs = sorted(c.domains, key=lambda r: -c.domains[r][0])
             top = [c.domains[r][0] for r in regs]
             family, share = self._families(regs)
-            nx = sum(1 for r in regs if c.domains[r][1])
             score = float(np.mean(top[:5])) * min(1.0, 0.7 + 0.1 * len(regs))
             fam_txt = f" (likely {family})" if family else ""
             expl = [
