@@ -37,16 +37,25 @@ PHISH_URL = f"http://{PUBLIC_DOMAIN.split('.')[0]}-sso.account-verify.top/owa/lo
 _STAFF = ["dana.reyes", "li.wei", "omar.haddad", "sara.lind", "tom.becker", "ana.costa", "raj.patel", "eve.moreau",
           "jon.kim", "mia.novak", "ops.admin", "backup"]
 _ADMINS = ["ops.admin", "li.wei"]
-_PARTNERS = [("newsletter@news.contoso-supplies.example", "Contoso Supplies"),
-             ("billing@fabrikam-logistics.example", "Fabrikam Logistics"),
-             ("events@tailspin-conf.example", "Tailspin Conference")]
+#: partner mail: sender, display name, subject, body (a partner writes its own kind of message)
+_PARTNERS = [("newsletter@news.contoso-supplies.example", "Contoso Supplies", "Your March newsletter",
+              "Hello {first},\n\nthis month's edition covers the new shipping options for business accounts and "
+              "our spring catalogue of office furniture. The trade fair in Lyon is on 14 April; our stand is B12.\n\n"
+              "Best wishes from the Contoso Supplies team\n\nYou get this newsletter because you signed up at "
+              "contoso-supplies.example. Unsubscribe: https://news.contoso-supplies.example/unsubscribe"),
+             ("billing@fabrikam-logistics.example", "Fabrikam Logistics", "Invoice 2026-0311",
+              "Hello {first},\n\nthe invoice for the February shipments (2026-0311, 14 pallets Rotterdam to Leeds) is "
+              "in the customer portal as usual. Payment terms are unchanged, 30 days.\n\nKind regards\nAnna Berg\n"
+              "Fabrikam Logistics accounts"),
+             ("events@tailspin-conf.example", "Tailspin Conference", "Programme for Tailspin 2026",
+              "Hi {first},\n\nthe programme for Tailspin 2026 (Utrecht, 2-3 June) is out. Talks on supply chain data "
+              "and warehouse robotics; see you there.\n\nThe Tailspin team")]
 _SUBJECTS = ["Quarterly planning notes", "Lunch on Thursday?", "Updated slide deck", "Re: customer call follow-up",
-             "Invoice 2026-0311 attached", "Team offsite agenda", "Your March newsletter", "Build pipeline is green again",
-             "Holiday calendar", "Re: budget review", "Meeting moved to 3 pm", "Welcome our new colleague"]
+             "Team offsite agenda", "Build pipeline is green again", "Holiday calendar", "Re: budget review",
+             "Meeting moved to 3 pm", "Welcome our new colleague"]
 _BODIES = ["Hi all,\n\nthe notes from today's meeting are on the team site. Let me know if I missed anything.\n\nThanks",
            "Hello,\n\nplease find the figures for this month below. Numbers look in line with the forecast.\n\nBest",
-           "Hi,\n\nquick reminder that the review is tomorrow morning. Slides are in the shared folder.\n\nCheers",
-           "Dear customer,\n\nthis month's edition covers new shipping options and our spring catalogue.\n\nRegards"]
+           "Hi,\n\nquick reminder that the review is tomorrow morning. Slides are in the shared folder.\n\nCheers"]
 
 
 def add_story(scenario: DemoScenario, seed: int = 7) -> tuple[list[Path], list[InjectedAttack]]:
@@ -102,15 +111,14 @@ def _write_mail(folder: Path, rng: np.random.Generator, t0: float, t1: float, ph
         when = float(rng.uniform(t0 - 8 * 3600, t1))
         to_user = _STAFF[rng.integers(len(_STAFF) - 2)]
         if rng.random() < 0.3:
-            addr, name = _PARTNERS[rng.integers(len(_PARTNERS))]
-            sender = f"{name} <{addr}>"
-            dom = addr.split("@")[1]
+            addr, name, subject, body = _PARTNERS[rng.integers(len(_PARTNERS))]
+            sender, dom = f"{name} <{addr}>", addr.split("@")[1]
+            body = body.format(first=to_user.split(".")[0].title())
         else:
             who = _STAFF[rng.integers(len(_STAFF) - 2)]
             sender, dom = f"{who.replace('.', ' ').title()} <{who}@{PUBLIC_DOMAIN}>", PUBLIC_DOMAIN
-        body = _BODIES[rng.integers(len(_BODIES))]
-        msg = _message(sender, f"{to_user}@{PUBLIC_DOMAIN}", _SUBJECTS[rng.integers(len(_SUBJECTS))], when, body,
-                       ok.format(d=dom))
+            subject, body = _SUBJECTS[rng.integers(len(_SUBJECTS))], _BODIES[rng.integers(len(_BODIES))]
+        msg = _message(sender, f"{to_user}@{PUBLIC_DOMAIN}", subject, when, body, ok.format(d=dom))
         (folder / f"msg-{i:03d}.eml").write_bytes(bytes(msg))
 
     phish = _message(f"Northwind IT Service Desk <it-servicedesk@{PHISH_DOMAIN}>", VICTIM_MAILBOX,
