@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from bench_web import _auc_dr, _default_data, _peak_mib
+from bench_web import _auc_dr, _default_data, run_parts
 
 REPO = Path(__file__).resolve().parents[1]
 #: andrewaeva family names that are families of the 360netlab training feed too
@@ -519,16 +519,7 @@ def main() -> None:
              ("dga", lambda: bench_dga(model, extra, root, more)),
              ("threatfox", lambda: bench_threatfox(model, extra)), ("tunnel", lambda: bench_tunnel(extra, root)),
              ("speed", lambda: bench_speed(model)))
-    for name, fn in parts:
-        if name in only:
-            t = time.perf_counter()
-            print(f"{name}:", flush=True)
-            out[name] = fn()
-            print(f"  ({time.perf_counter() - t:.0f} s, peak RSS so far {_peak_mib():.0f} MiB)", flush=True)
-    out["peak_rss_mib"] = round(_peak_mib())
-    print(f"peak RSS {out['peak_rss_mib']} MiB")
-    if a.json:
-        Path(a.json).write_text(json.dumps(out, indent=2, default=str))
+    run_parts(parts, only, a.json, out)
 
 
 if __name__ == "__main__":

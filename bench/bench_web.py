@@ -421,10 +421,18 @@ def main() -> None:
     if not (root / "url").is_dir():
         raise SystemExit(f"{root}: no url/ data sets here (give --data)")
     only = set(a.only) or {"url", "dga", "tunnel"}
-    out = {}
-    for name, fn in (("tunnel", lambda: bench_tunnel(root)), ("dga", lambda: bench_dga(root, Path(a.families) if a.families else None)),
-                     ("url", lambda: bench_url(root, extra=Path(a.url_extra) if a.url_extra else None,
-                                               inverted=set(a.url_extra_inverted) if a.url_extra_inverted else None))):
+    run_parts((("tunnel", lambda: bench_tunnel(root)),
+               ("dga", lambda: bench_dga(root, Path(a.families) if a.families else None)),
+               ("url", lambda: bench_url(root, extra=Path(a.url_extra) if a.url_extra else None,
+                                         inverted=set(a.url_extra_inverted) if a.url_extra_inverted else None))),
+              only, a.json)
+
+
+def run_parts(parts, only: set[str], json_path: str | None, out: dict | None = None) -> dict:
+    """Run the ``(name, function)`` parts named in ``only``, timing each and printing peak memory;
+    results go into ``out`` (and to ``json_path`` when given)."""
+    out = {} if out is None else out
+    for name, fn in parts:
         if name in only:
             t = time.perf_counter()
             print(f"{name}:", flush=True)
@@ -432,8 +440,9 @@ def main() -> None:
             print(f"  ({time.perf_counter() - t:.0f} s, peak RSS so far {_peak_mib():.0f} MiB)", flush=True)
     out["peak_rss_mib"] = round(_peak_mib())
     print(f"peak RSS {out['peak_rss_mib']} MiB")
-    if a.json:
-        Path(a.json).write_text(json.dumps(out, indent=2, default=str))
+    if json_path:
+        Path(json_path).write_text(json.dumps(out, indent=2, default=str))
+    return out
 
 
 if __name__ == "__main__":
