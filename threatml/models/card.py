@@ -76,6 +76,17 @@ def describe_data(paths: list[tuple[Path, str | None]]) -> list[DataFile]:
     return out
 
 
+def relative_to_root(data: list[DataFile], root: Path) -> list[DataFile]:
+    """Record training-file paths relative to the data ``root`` so a card does not depend on the machine
+    it was built on (paths outside ``root`` stay as they are); changes ``data`` in place and returns it."""
+    for d in data:
+        try:
+            d.path = str(Path(d.path).relative_to(root))
+        except ValueError:
+            pass
+    return data
+
+
 def write_model(folder: Path, card: ModelCard) -> Path:
     """Hash the artifacts already written into ``folder`` and write ``card.json``."""
     folder = Path(folder)

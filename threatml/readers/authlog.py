@@ -75,6 +75,7 @@ from threatml.errors import InputError, ReadReport
 from threatml.events import EventBatch
 from threatml.readers.base import DEFAULT_BATCH_SIZE, Reader, open_binary
 from threatml.readers.blocks import line_chunks
+from threatml.readers.journal import journal_message, journal_program
 from threatml.identity.frames import frame_from_lists
 
 #: programs whose lines make a file an auth log (sniffing) and that we parse
@@ -513,14 +514,8 @@ class AuthLogReader(Reader):
                     unparsed += 1
                     first_unparsed = first_unparsed or no
                     continue
-                msg = rec.get("MESSAGE", "")
-                if isinstance(msg, list):  # journald writes non-UTF-8 messages as byte arrays
-                    try:
-                        msg = bytes(int(x) & 0xFF for x in msg).decode("utf-8", errors="replace")
-                    except (TypeError, ValueError):
-                        msg = ""
-                prog = str(rec.get("SYSLOG_IDENTIFIER") or rec.get("_COMM") or "")
-                ev = parse_message(prog, str(msg))
+                prog, msg = journal_program(rec), journal_message(rec)
+                ev = parse_message(prog, msg)
                 if ev is None:
                     other += 1
                     first_other = first_other or no
@@ -544,7 +539,7 @@ class AuthLogReader(Reader):
                 except (TypeError, ValueError):
                     pidf = float("nan")
                 vals = (f"{name}:{no}", t, ev[0], ev[1], ev[2].lower(), ev[3].lower(), ev[4], ev[5], ev[6],
-                        str(rec.get("_HOSTNAME") or ""), ev[7], ev[8], ev[9], prog, str(msg), ev[10].lower(), ev[11],
+                        str(rec.get("_HOSTNAME") or ""), ev[7], ev[8], ev[9], prog, msg, ev[10].lower(), ev[11],
                         pidf)
                 rows.append(vals)
                 if len(rows) >= batch_size:

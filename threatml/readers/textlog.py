@@ -49,6 +49,7 @@ import pyarrow.compute as pc
 from threatml.errors import ReadReport
 from threatml.events import EventBatch
 from threatml.readers.base import DEFAULT_BATCH_SIZE, Reader, open_binary
+from threatml.readers.journal import journal_message, journal_program
 
 MAX_LINE = 64 * 1024
 BLOCK_BYTES = 8 * 1024 * 1024
@@ -355,12 +356,9 @@ class TextLogReader(Reader):
                 continue  # a "{" line that is not JSON is plain text
             if not isinstance(rec, dict) or "MESSAGE" not in rec:
                 continue
-            msg = rec.get("MESSAGE")
-            if isinstance(msg, list):  # journald writes non-UTF-8 messages as byte arrays
-                msg = bytes(x for x in msg if isinstance(x, int) and 0 <= x < 256).decode("utf-8", "replace")
-            got["msg"].append(str(msg))
+            got["msg"].append(journal_message(rec))
             got["host"].append(str(rec.get("_HOSTNAME", "")))
-            got["proc"].append(str(rec.get("SYSLOG_IDENTIFIER") or rec.get("_COMM") or ""))
+            got["proc"].append(journal_program(rec))
             got["pid"].append(str(rec.get("_PID", "")))
             got["level"].append(_JOURNAL_PRIORITY.get(str(rec.get("PRIORITY", "")), ""))
             try:

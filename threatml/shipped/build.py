@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from threatml.models.card import ModelCard, library_versions, read_card, write_model
+from threatml.models.card import ModelCard, library_versions, read_card, relative_to_root, write_model
 from threatml.pipeline.transfer import ALERT_FPR, calibrate_out_of_source, leave_one_source_out, out_of_source_metrics
 from threatml.pipeline.transfer import weighted_threshold
 
@@ -184,12 +184,7 @@ def build_flow(root: Path, out: Path = FLOW_DIR, seed: int = 0, alert_fpr: float
     )
     clf.save(out, card)
     card = read_card(out, verify=True)
-    # paths are recorded relative to the data root so the card does not depend on this machine
-    for d in card.training_data:
-        try:
-            d.path = str(Path(d.path).relative_to(root))
-        except ValueError:
-            pass
+    relative_to_root(card.training_data, root)
     write_model(out, card)
     return card
 

@@ -27,7 +27,7 @@ import pandas as pd
 from threatml.email.classifier import EmailClassifier
 from threatml.email.dataset import load_labeled
 from threatml.errors import ReadReport
-from threatml.models.card import ModelCard, library_versions, read_card, write_model
+from threatml.models.card import ModelCard, library_versions, read_card, relative_to_root, write_model
 from threatml.pipeline.metrics import binary_report
 
 HERE = Path(__file__).resolve().parent
@@ -85,11 +85,7 @@ def build(root: Path, out: Path = OUT, seed: int = 0) -> str:
             "test_from": str(pd.to_datetime(frame.loc[(frame["label.detail"] == d) & test, "@timestamp"].min(), unit="s"))}
         for d in sorted(frame["label.detail"].unique())
     }
-    for d in files:
-        try:
-            d.path = str(Path(d.path).relative_to(root))
-        except ValueError:
-            pass
+    relative_to_root(files, root)
     card = ModelCard(
         name="email-classifier",
         version="1",

@@ -162,14 +162,9 @@ def popular_domains(root: Path, max_rank: int = POPULAR_MAX_RANK) -> pd.Series:
 
 def _card(name: str, kind: str, description: str, files: list[tuple[Path, str | None]], root: Path, notes: list[str],
           version: str = "1"):
-    from threatml.models.card import ModelCard, describe_data, library_versions
+    from threatml.models.card import ModelCard, describe_data, library_versions, relative_to_root
 
-    data = describe_data(files)
-    for d in data:
-        try:
-            d.path = str(Path(d.path).relative_to(root))
-        except ValueError:
-            pass
+    data = relative_to_root(describe_data(files), root)
     return ModelCard(name=name, version=version, domain="url", kind=kind, description=description, training_data=data,
                      libraries=library_versions("tldextract"), notes=notes)
 

@@ -342,9 +342,9 @@ class DgaModel:
         card.artifacts = {a: "" for a in arts}
         return write_model(folder, card)
 
-    @classmethod
-    def load(cls, folder_or_name: str | Path | None = None) -> "DgaModel":
-        """Load a model folder or a model name; None = the shipped ``dga-classifier``."""
+    @staticmethod
+    def _open(folder_or_name: str | Path | None):
+        """(folder, verified card, metadata) of a model folder or name; None = the shipped ``dga-classifier``."""
         from threatml.models.card import read_card
         from threatml.models.registry import resolve
 
@@ -353,7 +353,24 @@ class DgaModel:
         if BINARY_FILE not in card.artifacts or META_FILE not in card.artifacts:
             raise ThreatMLError(f"{folder}: not a dga-classifier model folder")
         try:
-            meta = json.loads((folder / META_FILE).read_text())
+            return folder, card, json.loads((folder / META_FILE).read_text())
+        except ValueError as exc:
+            raise ThreatMLError(f"{folder / META_FILE}: invalid model metadata: {exc}") from None
+
+    @classmethod
+    def english_lm(cls, folder_or_name: str | Path | None = None) -> CharTrigramLM:
+        """The English character model of a saved model, without loading its boosters."""
+        folder, _, meta = cls._open(folder_or_name)
+        try:
+            return CharTrigramLM.from_json(meta["lm"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ThreatMLError(f"{folder / META_FILE}: invalid model metadata: {exc}") from None
+
+    @classmethod
+    def load(cls, folder_or_name: str | Path | None = None) -> "DgaModel":
+        """Load a model folder or a model name; None = the shipped ``dga-classifier``."""
+        folder, card, meta = cls._open(folder_or_name)
+        try:
             # models saved before a prior existed were trained without it
             m = cls(**{"syllable": 0, "text_words": 0, **meta["params"]})
             m.vocab_ = list(meta["vocab"])

@@ -67,17 +67,12 @@ eset.com symantec.com norton.com f-secure.com fsapi.com zvelo.com
 @lru_cache(maxsize=1)
 def english_lm() -> CharTrigramLM:
     """The English character model of the shipped ``dga-classifier`` (Python's pydoc text if it is missing)."""
-    import json
-
     from threatml.errors import ThreatMLError
-    from threatml.models.card import read_card
-    from threatml.models.registry import resolve
+    from threatml.web.dga_model import DgaModel
 
     try:
-        folder = resolve("dga-classifier")
-        read_card(folder, verify=True)
-        return CharTrigramLM.from_json(json.loads((folder / "dga_meta.json").read_text())["lm"])
-    except (ThreatMLError, OSError, ValueError, KeyError, TypeError):
+        return DgaModel.english_lm()
+    except (ThreatMLError, OSError):
         from threatml.web.words import count_words, stdlib_text
 
         counts = count_words(stdlib_text())
